@@ -1,0 +1,391 @@
+//! Flavor assignment: choosing one flavor option per pod set so that the gang fits quota and
+//! nodes.
+//!
+//! Options are searched depth-first in the ClusterQueue's order of preference (pod set 0's
+//! options outermost). A branch is cut as soon as the quota charged so far does not fit;
+//! at a leaf the whole gang is placed. The search runs in passes: first quota must fit
+//! without borrowing ("nominal first"), then borrowing is allowed, so a less preferred flavor
+//! with free nominal quota wins over borrowing a preferred one (Kueue's
+//! `whenCanBorrow: TryNextFlavor`). Screening for admissibility uses a third mode, the
+//! reachable quota on empty nodes.
+
+use crate::decision::{NodeFitFailure, OptionFailure, PendingReason};
+use crate::ids::{FrId, NodeId, QuotaNodeId};
+use crate::model::Model;
+use crate::place::{NodeTables, Scoring};
+use crate::quantity::Quantity;
+use crate::shape::Shape;
+use crate::usage::Scratch;
+
+/// Leaves (complete flavor choices) whose gang placement a search may try.
+pub const MAX_PLACEMENT_ATTEMPTS_PER_SEARCH: usize = 8;
+
+/// How quota is checked.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) enum QuotaMode {
+    /// Within the ClusterQueue's nominal quota and what is available now.
+    NoBorrow,
+    /// Within what is available now, borrowing allowed.
+    Borrow,
+    /// Within what the ClusterQueue could ever reach.
+    Reachable,
+}
+
+/// A complete assignment that fits; its placement is applied in the scratch.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) struct Found {
+    pub options: Vec<u16>,
+    pub placements: Vec<NodeId>,
+    pub borrowing: bool,
+}
+
+/// Why one option or leaf failed.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub(crate) enum Failure {
+    Blocked(OptionFailure),
+    Quota {
+        fr: FrId,
+        requested: Quantity,
+        limit: Quantity,
+    },
+    Nodes(NodeFitFailure),
+}
+
+impl Failure {
+    pub fn into_pending(self) -> PendingReason {
+        match self {
+            Failure::Blocked(f) => PendingReason::Inadmissible(
+                crate::decision::InadmissibleReason::NoFlavorFits(vec![f]),
+            ),
+            Failure::Quota {
+                fr,
+                requested,
+                limit,
+            } => PendingReason::InsufficientQuota {
+                fr,
+                requested,
+                available: limit,
+            },
+            Failure::Nodes(n) => PendingReason::NodesFull(n),
+        }
+    }
+
+    pub fn into_option_failure(self) -> OptionFailure {
+        match self {
+            Failure::Blocked(f) => f,
+            Failure::Quota {
+                fr,
+                requested,
+                limit,
+            } => OptionFailure::ExceedsReachableQuota {
+                fr,
+                requested,
+                reachable: limit,
+            },
+            Failure::Nodes(n) => OptionFailure::DoesNotFitEmptyNodes(n),
+        }
+    }
+}
+
+/// The outcome of a search.
+#[derive(Clone, Debug, Default)]
+pub(crate) struct SearchResult {
+    pub found: Option<Found>,
+    /// Failures in search order (most preferred first), at most `keep_failures`.
+    pub failures: Vec<Failure>,
+    /// Gang placements tried.
+    pub placements_tried: u64,
+}
+
+/// One search over a shape's options.
+pub(crate) struct Search<'a> {
+    pub model: &'a Model,
+    pub tables: NodeTables<'a>,
+    pub shape: &'a Shape,
+    pub cq_node: QuotaNodeId,
+    pub scoring: Scoring,
+    /// How many distinct failures to keep for the reason.
+    pub keep_failures: usize,
+    /// How many leaves may be placed.
+    pub placement_budget: usize,
+}
+
+struct State {
+    chosen: Vec<u16>,
+    placement_budget: usize,
+    /// Leaves placed in an earlier pass, with why they failed.
+    tried_leaves: Vec<(Vec<u16>, Failure)>,
+    result: SearchResult,
+}
+
+impl Search<'_> {
+    /// Searches with each mode in turn; the first leaf that fits wins and stays placed in `s`.
+    pub fn run(&self, s: &mut Scratch, modes: &[QuotaMode]) -> SearchResult {
+        let mut st = State {
+            chosen: Vec::with_capacity(self.shape.pod_sets.len()),
+            placement_budget: self.placement_budget,
+            tried_leaves: Vec::new(),
+            result: SearchResult::default(),
+        };
+        for &mode in modes {
+            // The reason reported is the last (most permissive) pass's.
+            st.result.failures.clear();
+            if let Some(found) = self.dfs(s, mode, &mut st) {
+                st.result.found = Some(found);
+                break;
+            }
+        }
+        st.result
+    }
+
+    fn fail(&self, st: &mut State, f: Failure) {
+        if st.result.failures.len() < self.keep_failures && !st.result.failures.contains(&f) {
+            st.result.failures.push(f);
+        }
+    }
+
+    /// Total quota of `fr` charged by the options chosen so far.
+    fn charged(&self, chosen: &[u16], fr: FrId) -> Quantity {
+        chosen
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, &o)| &self.shape.pod_sets[pi].options[o as usize].quota)
+            .filter(|(f, _)| *f == fr)
+            .map(|(_, q)| *q)
+            .sum()
+    }
+
+    fn quota_check(
+        &self,
+        s: &Scratch,
+        mode: QuotaMode,
+        fr: FrId,
+        total: Quantity,
+    ) -> Result<(), Failure> {
+        let tree = self.model.quota();
+        let limit = match mode {
+            QuotaMode::Reachable => tree.potential(self.cq_node, fr),
+            QuotaMode::Borrow => tree.available(s, self.cq_node, fr),
+            QuotaMode::NoBorrow => {
+                let nominal_left = tree.subtree(self.cq_node, fr) - tree.usage(s, self.cq_node, fr);
+                nominal_left.min(tree.available(s, self.cq_node, fr))
+            }
+        };
+        if total > limit {
+            Err(Failure::Quota {
+                fr,
+                requested: total,
+                limit,
+            })
+        } else {
+            Ok(())
+        }
+    }
+
+    fn dfs(&self, s: &mut Scratch, mode: QuotaMode, st: &mut State) -> Option<Found> {
+        let pi = st.chosen.len();
+        if pi == self.shape.pod_sets.len() {
+            return self.leaf(s, st);
+        }
+        let ps = &self.shape.pod_sets[pi];
+        'options: for (oi, option) in ps.options.iter().enumerate() {
+            if let Some(b) = &option.blocked {
+                self.fail(st, Failure::Blocked(b.clone()));
+                continue;
+            }
+            for &(fr, q) in &option.quota {
+                let total = self.charged(&st.chosen, fr) + q;
+                if let Err(f) = self.quota_check(s, mode, fr, total) {
+                    self.fail(st, f);
+                    continue 'options;
+                }
+            }
+            st.chosen.push(oi as u16);
+            let found = self.dfs(s, mode, st);
+            st.chosen.pop();
+            if found.is_some() {
+                return found;
+            }
+        }
+        None
+    }
+
+    fn leaf(&self, s: &mut Scratch, st: &mut State) -> Option<Found> {
+        if let Some((_, f)) = st.tried_leaves.iter().find(|(l, _)| *l == st.chosen) {
+            let f = f.clone();
+            self.fail(st, f);
+            return None;
+        }
+        if st.placement_budget == 0 {
+            return None;
+        }
+        st.placement_budget -= 1;
+        st.result.placements_tried += 1;
+        let mark = s.mark();
+        let total_pods: u32 = self.shape.pod_sets.iter().map(|p| p.count).sum();
+        let mut placements = Vec::with_capacity(total_pods as usize);
+        for (pi, &oi) in st.chosen.iter().enumerate() {
+            let ps = &self.shape.pod_sets[pi];
+            let option = &ps.options[oi as usize];
+            let eligible = self.model.shapes().node_set(option.node_set);
+            if let Err(placed) = self.tables.place_pod_set(
+                s,
+                eligible,
+                &ps.request,
+                ps.count,
+                self.scoring,
+                &mut placements,
+            ) {
+                s.rollback(mark);
+                let f = Failure::Nodes(NodeFitFailure {
+                    pod_set: pi as u16,
+                    option: oi,
+                    placed,
+                    count: ps.count,
+                    eligible_nodes: eligible.len() as u32,
+                });
+                st.tried_leaves.push((st.chosen.clone(), f.clone()));
+                self.fail(st, f);
+                return None;
+            }
+        }
+        let tree = self.model.quota();
+        let mut frs: Vec<FrId> = st
+            .chosen
+            .iter()
+            .enumerate()
+            .flat_map(|(pi, &o)| {
+                self.shape.pod_sets[pi].options[o as usize]
+                    .quota
+                    .iter()
+                    .map(|(fr, _)| *fr)
+            })
+            .collect();
+        frs.sort();
+        frs.dedup();
+        let borrowing = frs.iter().any(|&fr| {
+            tree.usage(s, self.cq_node, fr) + self.charged(&st.chosen, fr)
+                > tree.subtree(self.cq_node, fr)
+        });
+        Some(Found {
+            options: st.chosen.clone(),
+            placements,
+            borrowing: borrowing && tree.node(self.cq_node).parent.is_some(),
+        })
+    }
+
+    /// Total quota per (flavor, resource) of a complete choice of options, sorted.
+    pub fn totals(&self, options: &[u16]) -> Vec<(FrId, Quantity)> {
+        let mut totals: Vec<(FrId, Quantity)> = Vec::new();
+        for (pi, &o) in options.iter().enumerate() {
+            for &(fr, q) in &self.shape.pod_sets[pi].options[o as usize].quota {
+                match totals.iter_mut().find(|(f, _)| *f == fr) {
+                    Some((_, t)) => *t += q,
+                    None => totals.push((fr, q)),
+                }
+            }
+        }
+        totals.sort();
+        totals
+    }
+
+    /// Whether some choice of options fits quota in `mode` (nodes not checked).
+    pub fn quota_fits(&self, s: &Scratch, mode: QuotaMode) -> bool {
+        let mut chosen = Vec::with_capacity(self.shape.pod_sets.len());
+        self.quota_dfs(s, mode, &mut chosen)
+    }
+
+    fn quota_dfs(&self, s: &Scratch, mode: QuotaMode, chosen: &mut Vec<u16>) -> bool {
+        let pi = chosen.len();
+        if pi == self.shape.pod_sets.len() {
+            return true;
+        }
+        for (oi, option) in self.shape.pod_sets[pi].options.iter().enumerate() {
+            if option.blocked.is_some() {
+                continue;
+            }
+            let fits = option.quota.iter().all(|&(fr, q)| {
+                self.quota_check(s, mode, fr, self.charged(chosen, fr) + q)
+                    .is_ok()
+            });
+            if !fits {
+                continue;
+            }
+            chosen.push(oi as u16);
+            let ok = self.quota_dfs(s, mode, chosen);
+            chosen.pop();
+            if ok {
+                return true;
+            }
+        }
+        false
+    }
+
+    /// Complete choices whose quota fits the reachable quota, in search order, at most
+    /// `limit` (for preemption, which then decides what to remove).
+    pub fn reachable_choices(&self, limit: usize) -> Vec<Vec<u16>> {
+        let mut out = Vec::new();
+        let mut chosen = Vec::new();
+        self.collect_reachable(&mut chosen, limit, &mut out);
+        out
+    }
+
+    fn collect_reachable(&self, chosen: &mut Vec<u16>, limit: usize, out: &mut Vec<Vec<u16>>) {
+        if out.len() >= limit {
+            return;
+        }
+        let pi = chosen.len();
+        if pi == self.shape.pod_sets.len() {
+            out.push(chosen.clone());
+            return;
+        }
+        let tree = self.model.quota();
+        for (oi, option) in self.shape.pod_sets[pi].options.iter().enumerate() {
+            if option.blocked.is_some() {
+                continue;
+            }
+            let fits = option
+                .quota
+                .iter()
+                .all(|&(fr, q)| self.charged(chosen, fr) + q <= tree.potential(self.cq_node, fr));
+            if !fits {
+                continue;
+            }
+            chosen.push(oi as u16);
+            self.collect_reachable(chosen, limit, out);
+            chosen.pop();
+            if out.len() >= limit {
+                return;
+            }
+        }
+    }
+
+    /// Places a complete choice on nodes in `s`; on failure nothing stays placed.
+    pub fn place_choice(&self, s: &mut Scratch, options: &[u16]) -> Option<Vec<NodeId>> {
+        let mark = s.mark();
+        let mut placements = Vec::new();
+        for (pi, &oi) in options.iter().enumerate() {
+            let ps = &self.shape.pod_sets[pi];
+            let eligible = self
+                .model
+                .shapes()
+                .node_set(ps.options[oi as usize].node_set);
+            if self
+                .tables
+                .place_pod_set(
+                    s,
+                    eligible,
+                    &ps.request,
+                    ps.count,
+                    self.scoring,
+                    &mut placements,
+                )
+                .is_err()
+            {
+                s.rollback(mark);
+                return None;
+            }
+        }
+        Some(placements)
+    }
+}

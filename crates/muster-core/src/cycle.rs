@@ -1,0 +1,358 @@
+//! One scheduling cycle: given the model at `now`, what should happen?
+//!
+//! [`run_cycle`] is a pure function of its inputs. It works on a scratch copy of the usage,
+//! so the model is untouched until the shell applies the output. In order:
+//!
+//! 1. **Screen** workloads never judged before: one that could not be admitted even on an
+//!    empty cluster with all the quota its ClusterQueue could reach is `Inadmissible`
+//!    (reported once, kept pending, skipped by queues from then on).
+//! 2. **Rounds.** Each round takes the next candidate of every ClusterQueue (its queue order:
+//!    priority, then queue timestamp, then namespace/name), sorts the candidates across
+//!    queues (those that fit without borrowing first, then priority, timestamp, name: Kueue's
+//!    entry order) and tries each in turn against the usage as it stands after the earlier
+//!    admissions:
+//!    - it **fits** (quota and a whole-gang placement): admitted;
+//!    - it does not, but its queue's preemption policy finds a minimal **victim** set: the
+//!      victims are preempted and the room is held for it for the rest of the cycle (it is
+//!      admitted by the next cycle, once the shell has removed the victims);
+//!    - otherwise it **waits**, with the reason. A `StrictFIFO` queue stops at its first
+//!      waiting candidate; a `BestEffortFIFO` queue goes on to the next one, up to
+//!      [`MAX_FAILED_ATTEMPTS_PER_QUEUE`] waiting candidates per cycle (as Slurm's
+//!      `default_queue_depth` bounds its main loop).
+//!
+//! Rounds repeat until every queue is exhausted or stopped. A cycle remembers which shapes
+//! failed to fit: capacity only shrinks as it admits, so a look-alike of a failed workload
+//! fails too, and is answered without a search (the memo is cleared after a preemption).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use crate::assign::{Failure, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH, QuotaMode, Search};
+use crate::decision::{Admission, CycleOutput, Decision, InadmissibleReason, PendingReason};
+use crate::ids::{CqId, ShapeId, WorkloadId};
+use crate::model::{Model, QueueKey};
+use crate::place::{NodeTables, Scoring};
+use crate::preempt;
+use crate::shape::MAX_OPTIONS_PER_POD_SET;
+use crate::spec::{QueueingStrategy, ReclaimWithinCohort, WithinClusterQueue};
+use crate::time::Time;
+use crate::usage::Scratch;
+
+/// Candidates per ClusterQueue per cycle that may fail to fit before the queue is left for
+/// the next cycle.
+pub const MAX_FAILED_ATTEMPTS_PER_QUEUE: usize = 100;
+
+/// Preemption searches per ClusterQueue per cycle.
+pub const MAX_PREEMPTION_SEARCHES_PER_QUEUE: usize = 16;
+
+/// Flavor choices a preemption search considers per workload.
+pub const MAX_PREEMPTION_CHOICES: usize = 4;
+
+/// Failure reasons kept to explain why a workload is Inadmissible.
+const MAX_INADMISSIBLE_REASONS: usize = 4;
+
+/// Scheduler-wide settings for a cycle.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Profile {
+    /// How nodes are scored.
+    pub scoring: Scoring,
+}
+
+/// Runs one cycle over `model` at `now` and returns what should happen.
+pub fn run_cycle(model: &Model, now: Time, profile: &Profile) -> CycleOutput {
+    let mut cycle = Cycle::new(model, now, profile);
+    cycle.screen();
+    cycle.rounds();
+    cycle.out
+}
+
+pub(crate) struct Cycle<'m> {
+    pub model: &'m Model,
+    pub profile: &'m Profile,
+    #[allow(dead_code)]
+    pub now: Time,
+    pub s: Scratch,
+    pub tables: NodeTables<'m>,
+    /// Admitted or holding room this cycle.
+    taken: BTreeSet<WorkloadId>,
+    /// Preempted this cycle.
+    pub removed: BTreeSet<WorkloadId>,
+    /// Judged Inadmissible this cycle.
+    inadmissible: BTreeSet<WorkloadId>,
+    fail_memo: BTreeMap<ShapeId, PendingReason>,
+    pub out: CycleOutput,
+}
+
+struct Head {
+    id: WorkloadId,
+    cq: CqId,
+    borrows: bool,
+    key: QueueKey,
+}
+
+enum Attempt {
+    Admitted,
+    Waits(PendingReason),
+}
+
+impl<'m> Cycle<'m> {
+    fn new(model: &'m Model, now: Time, profile: &'m Profile) -> Self {
+        Cycle {
+            model,
+            profile,
+            now,
+            s: model.scratch(),
+            tables: NodeTables {
+                capacity: model.capacity_table(),
+                resources: model.resources().len(),
+                pods: model.resources().pods(),
+            },
+            taken: BTreeSet::new(),
+            removed: BTreeSet::new(),
+            inadmissible: BTreeSet::new(),
+            fail_memo: BTreeMap::new(),
+            out: CycleOutput::default(),
+        }
+    }
+
+    pub fn search(
+        &self,
+        id: WorkloadId,
+        keep_failures: usize,
+        placement_budget: usize,
+    ) -> Search<'m> {
+        let w = self.model.workload(id);
+        Search {
+            model: self.model,
+            tables: self.tables,
+            shape: self.model.shapes().shape(w.shape),
+            cq_node: self.model.cluster_queue(w.cq).quota_node,
+            scoring: self.profile.scoring,
+            keep_failures,
+            placement_budget,
+        }
+    }
+
+    /// Judges every unscreened workload against the empty cluster and its reachable quota.
+    fn screen(&mut self) {
+        let mut verdicts: BTreeMap<ShapeId, Option<InadmissibleReason>> = BTreeMap::new();
+        let mut empty: Option<Scratch> = None;
+        for &id in self.model.unscreened() {
+            let w = self.model.workload(id);
+            if !w.is_pending() {
+                continue;
+            }
+            let verdict = match verdicts.get(&w.shape) {
+                Some(v) => v.clone(),
+                None => {
+                    let shape = self.model.shapes().shape(w.shape);
+                    let v = match &shape.problem {
+                        Some(p) => Some(p.clone()),
+                        None => {
+                            let s = empty.get_or_insert_with(|| {
+                                let u = self.model.usage();
+                                Scratch::new(crate::usage::Usage::zero(
+                                    u.node_alloc.len(),
+                                    u.quota.len(),
+                                ))
+                            });
+                            let search =
+                                self.search(id, MAX_INADMISSIBLE_REASONS, MAX_OPTIONS_PER_POD_SET);
+                            let mark = s.mark();
+                            let result = search.run(s, &[QuotaMode::Reachable]);
+                            s.rollback(mark);
+                            self.out.counters.placements += result.placements_tried;
+                            if result.found.is_some() {
+                                None
+                            } else {
+                                Some(InadmissibleReason::NoFlavorFits(
+                                    result
+                                        .failures
+                                        .into_iter()
+                                        .map(Failure::into_option_failure)
+                                        .collect(),
+                                ))
+                            }
+                        }
+                    };
+                    verdicts.insert(w.shape, v.clone());
+                    v
+                }
+            };
+            match verdict {
+                Some(reason) => {
+                    self.inadmissible.insert(id);
+                    self.out.decisions.push(Decision::Inadmissible {
+                        workload: id,
+                        reason,
+                    });
+                }
+                None => self.out.screened.push(id),
+            }
+        }
+    }
+
+    fn is_candidate(&self, id: WorkloadId) -> bool {
+        let w = self.model.workload(id);
+        w.is_pending()
+            && !w.inadmissible
+            && !self.inadmissible.contains(&id)
+            && !self.taken.contains(&id)
+    }
+
+    fn next_candidate(&self, cq: CqId, after: Option<&QueueKey>) -> Option<&'m QueueKey> {
+        let pending = &self.model.queue(cq).pending;
+        let mut iter: Box<dyn Iterator<Item = &'m QueueKey>> = match after {
+            Some(k) => Box::new(pending.range((
+                std::ops::Bound::Excluded(k.clone()),
+                std::ops::Bound::Unbounded,
+            ))),
+            None => Box::new(pending.iter()),
+        };
+        iter.find(|k| self.is_candidate(k.id))
+    }
+
+    fn may_preempt(&self, cq: CqId) -> bool {
+        let q = self.model.cluster_queue(cq);
+        q.preemption.within_cluster_queue != WithinClusterQueue::Never
+            || (q.cohort.is_some()
+                && q.preemption.reclaim_within_cohort != ReclaimWithinCohort::Never)
+    }
+
+    fn rounds(&mut self) {
+        let n = self.model.cluster_queues().len();
+        let mut cursor: Vec<Option<QueueKey>> = vec![None; n];
+        let mut done = vec![false; n];
+        let mut failures = vec![0usize; n];
+        let mut preempt_searches = vec![0usize; n];
+        loop {
+            let mut heads = Vec::new();
+            for (i, finished) in done.iter_mut().enumerate() {
+                if *finished {
+                    continue;
+                }
+                let cq = CqId(i as u32);
+                match self.next_candidate(cq, cursor[i].as_ref()) {
+                    None => *finished = true,
+                    Some(key) => {
+                        let search = self.search(key.id, 0, 0);
+                        let borrows = !search.quota_fits(&self.s, QuotaMode::NoBorrow);
+                        heads.push(Head {
+                            id: key.id,
+                            cq,
+                            borrows,
+                            key: key.clone(),
+                        });
+                    }
+                }
+            }
+            if heads.is_empty() {
+                return;
+            }
+            heads.sort_by(|a, b| (a.borrows, &a.key).cmp(&(b.borrows, &b.key)));
+            for h in heads {
+                let i = h.cq.index();
+                cursor[i] = Some(h.key.clone());
+                let reason = match self.try_admit(h.id) {
+                    Attempt::Admitted => continue,
+                    Attempt::Waits(reason) => reason,
+                };
+                let strict =
+                    self.model.cluster_queue(h.cq).strategy == QueueingStrategy::StrictFIFO;
+                if self.may_preempt(h.cq) && preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE
+                {
+                    preempt_searches[i] += 1;
+                    if self.try_preempt(h.id) {
+                        if strict {
+                            done[i] = true;
+                        }
+                        continue;
+                    }
+                }
+                self.out.pending.push((h.id, reason));
+                if strict {
+                    done[i] = true;
+                } else {
+                    failures[i] += 1;
+                    if failures[i] >= MAX_FAILED_ATTEMPTS_PER_QUEUE {
+                        done[i] = true;
+                    }
+                }
+            }
+        }
+    }
+
+    fn try_admit(&mut self, id: WorkloadId) -> Attempt {
+        self.out.counters.attempts += 1;
+        let shape = self.model.workload(id).shape;
+        if let Some(reason) = self.fail_memo.get(&shape) {
+            self.out.counters.memo_hits += 1;
+            return Attempt::Waits(reason.clone());
+        }
+        let search = self.search(id, 4, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
+        let result = search.run(&mut self.s, &[QuotaMode::NoBorrow, QuotaMode::Borrow]);
+        self.out.counters.placements += result.placements_tried;
+        match result.found {
+            Some(found) => {
+                for (fr, q) in search.totals(&found.options) {
+                    self.model
+                        .quota()
+                        .add_usage(&mut self.s, search.cq_node, fr, q);
+                }
+                self.s.commit_all();
+                self.taken.insert(id);
+                self.out.decisions.push(Decision::Admit(Admission {
+                    workload: id,
+                    options: found.options,
+                    placements: found.placements,
+                    borrowing: found.borrowing,
+                }));
+                Attempt::Admitted
+            }
+            None => {
+                let reason = pending_reason(result.failures);
+                self.fail_memo.insert(shape, reason.clone());
+                Attempt::Waits(reason)
+            }
+        }
+    }
+
+    fn try_preempt(&mut self, id: WorkloadId) -> bool {
+        self.out.counters.preemption_searches += 1;
+        let search = self.search(id, 0, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
+        for choice in search.reachable_choices(MAX_PREEMPTION_CHOICES) {
+            if let Some(victims) = preempt::find_victims(self, id, &search, &choice) {
+                self.s.commit_all();
+                self.removed.extend(victims.iter().map(|v| v.workload));
+                self.taken.insert(id);
+                self.fail_memo.clear();
+                self.out.decisions.push(Decision::Preempt {
+                    preemptor: id,
+                    victims,
+                });
+                self.out.pending.push((id, PendingReason::Preempting));
+                return true;
+            }
+        }
+        false
+    }
+}
+
+/// The reason to show for a failed search: the most preferred failure that is about quota
+/// or nodes (a flavor ruled out statically is not why an admissible workload waits).
+fn pending_reason(failures: Vec<Failure>) -> PendingReason {
+    let mut fallback = None;
+    for f in failures {
+        match f {
+            Failure::Blocked(_) => {
+                fallback.get_or_insert(f);
+            }
+            other => return other.into_pending(),
+        }
+    }
+    fallback
+        .map(Failure::into_pending)
+        .unwrap_or(PendingReason::NotTried)
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,0 +1,203 @@
+//! What a shell hands the core to build a model: the cluster and its workloads, by name.
+//!
+//! These are plain data with names as references. [`crate::model::Model::new`] resolves the
+//! names into ids and checks the references; the `muster-api` crate produces these from
+//! Kubernetes objects after its own, more detailed validation.
+
+use std::collections::BTreeMap;
+
+use crate::node::{Labels, Taint, Toleration};
+use crate::quantity::Quantity;
+use crate::time::Duration;
+
+/// A node: its name, placement attributes and allocatable capacity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeSpec {
+    /// Node name.
+    pub name: String,
+    /// Node labels.
+    pub labels: Labels,
+    /// Node taints.
+    pub taints: Vec<Taint>,
+    /// Allocatable capacity by resource name; `pods` defaults to 110 when absent.
+    pub allocatable: BTreeMap<String, Quantity>,
+}
+
+/// A ResourceFlavor: a class of nodes that quota is counted against.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlavorSpec {
+    /// Flavor name.
+    pub name: String,
+    /// Labels a node must carry to be of this flavor.
+    pub node_labels: Labels,
+    /// Taints the nodes of this flavor carry; a workload must tolerate them to use it.
+    pub node_taints: Vec<Taint>,
+    /// Tolerations added to pods admitted with this flavor.
+    pub tolerations: Vec<Toleration>,
+}
+
+/// Quota for one resource of one flavor, as Kueue defines it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceQuotaSpec {
+    /// Resource name.
+    pub name: String,
+    /// The quota this queue or cohort owns.
+    pub nominal: Quantity,
+    /// How much it may borrow above `nominal` from its parent; `None` is unlimited.
+    pub borrowing_limit: Option<Quantity>,
+    /// How much of `nominal` its parent may lend to others; `None` is all of it.
+    pub lending_limit: Option<Quantity>,
+}
+
+/// The quotas of one flavor within a resource group.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct FlavorQuotaSpec {
+    /// Flavor name.
+    pub name: String,
+    /// One entry per covered resource.
+    pub resources: Vec<ResourceQuotaSpec>,
+}
+
+/// A set of resources whose flavors are chosen together, with the flavors in order of
+/// preference.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResourceGroupSpec {
+    /// The resources this group covers.
+    pub covered_resources: Vec<String>,
+    /// The flavors to try, in order.
+    pub flavors: Vec<FlavorQuotaSpec>,
+}
+
+/// How a ClusterQueue orders and blocks its pending workloads.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum QueueingStrategy {
+    /// Try workloads in order; one that does not fit does not block those behind it.
+    #[default]
+    BestEffortFIFO,
+    /// Only the head may be admitted; if it does not fit, the queue waits.
+    StrictFIFO,
+}
+
+/// Whether a pending workload may preempt admitted workloads of its own ClusterQueue.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum WithinClusterQueue {
+    /// Never.
+    #[default]
+    Never,
+    /// Workloads of lower priority.
+    LowerPriority,
+    /// Workloads of lower priority, or of equal priority submitted later.
+    LowerOrNewerEqualPriority,
+}
+
+/// Whether a pending workload may take back quota its ClusterQueue lent within the cohort.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum ReclaimWithinCohort {
+    /// Never.
+    #[default]
+    Never,
+    /// From borrowing workloads of lower priority.
+    LowerPriority,
+    /// From any borrowing workload.
+    Any,
+}
+
+/// Whether a workload may preempt in the cohort while it itself borrows.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum BorrowWithinCohort {
+    /// It may not.
+    #[default]
+    Never,
+    /// It may preempt lower-priority workloads of other ClusterQueues, at or below the
+    /// threshold priority when one is given.
+    LowerPriority {
+        /// Only workloads with priority at most this may be preempted.
+        max_priority_threshold: Option<i32>,
+    },
+}
+
+/// A ClusterQueue's preemption policies.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PreemptionSpec {
+    /// Preemption inside the queue.
+    pub within_cluster_queue: WithinClusterQueue,
+    /// Reclaiming lent quota in the cohort.
+    pub reclaim_within_cohort: ReclaimWithinCohort,
+    /// Preempting while borrowing.
+    pub borrow_within_cohort: BorrowWithinCohort,
+}
+
+/// A ClusterQueue: a pool of quota, its queue of workloads, and its policies.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterQueueSpec {
+    /// ClusterQueue name.
+    pub name: String,
+    /// The cohort it shares quota in, if any.
+    pub cohort: Option<String>,
+    /// Its resource groups.
+    pub resource_groups: Vec<ResourceGroupSpec>,
+    /// Its queueing strategy.
+    pub queueing_strategy: QueueingStrategy,
+    /// Its preemption policies.
+    pub preemption: PreemptionSpec,
+}
+
+/// A Cohort node of the quota tree. Cohorts named only by a ClusterQueue or by another
+/// cohort's parent exist implicitly, with no quota of their own.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct CohortSpec {
+    /// Cohort name.
+    pub name: String,
+    /// Parent cohort, if any.
+    pub parent: Option<String>,
+    /// Quota the cohort itself owns (lent to its subtree).
+    pub resource_groups: Vec<ResourceGroupSpec>,
+}
+
+/// Everything static about a cluster: nodes, flavors, the quota tree and its queues.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ClusterSpec {
+    /// Nodes.
+    pub nodes: Vec<NodeSpec>,
+    /// ResourceFlavors.
+    pub flavors: Vec<FlavorSpec>,
+    /// Explicit Cohorts.
+    pub cohorts: Vec<CohortSpec>,
+    /// ClusterQueues.
+    pub cluster_queues: Vec<ClusterQueueSpec>,
+    /// Resource names workloads may request that appear nowhere else (so that a workload
+    /// asking for them is judged, not rejected as unknown).
+    pub extra_resources: Vec<String>,
+}
+
+/// A group of identical pods of one workload.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodSetSpec {
+    /// Pod set name (`main` for a Job).
+    pub name: String,
+    /// Number of pods.
+    pub count: u32,
+    /// What each pod requests, by resource name (the Kubernetes effective request).
+    pub request: BTreeMap<String, Quantity>,
+    /// The pods' node selector.
+    pub node_selector: Labels,
+    /// The pods' tolerations.
+    pub tolerations: Vec<Toleration>,
+}
+
+/// A workload to schedule: a gang of pod sets queued in one ClusterQueue.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct WorkloadSpec {
+    /// Namespace.
+    pub namespace: String,
+    /// Name.
+    pub name: String,
+    /// The ClusterQueue it is queued in (resolved from its LocalQueue by the shell).
+    pub cluster_queue: String,
+    /// Priority (from its PriorityClass).
+    pub priority: i32,
+    /// Its pod sets; together they form one gang.
+    pub pod_sets: Vec<PodSetSpec>,
+    /// Its declared runtime limit (`activeDeadlineSeconds`), if any.
+    pub runtime_limit: Option<Duration>,
+}
