@@ -29,6 +29,9 @@ pub(crate) enum QuotaMode {
     Borrow,
     /// Within what the ClusterQueue could ever reach.
     Reachable,
+    /// Within the ClusterQueue's unused nominal quota, whether or not it is lent out now
+    /// (Kueue's "does this assignment borrow").
+    WithinNominal,
 }
 
 /// A complete assignment that fits; its placement is applied in the scratch.
@@ -166,6 +169,9 @@ impl Search<'_> {
         let limit = match mode {
             QuotaMode::Reachable => tree.potential(self.cq_node, fr),
             QuotaMode::Borrow => tree.available(s, self.cq_node, fr),
+            QuotaMode::WithinNominal => {
+                tree.subtree(self.cq_node, fr) - tree.usage(s, self.cq_node, fr)
+            }
             QuotaMode::NoBorrow => {
                 let nominal_left = tree.subtree(self.cq_node, fr) - tree.usage(s, self.cq_node, fr);
                 nominal_left.min(tree.available(s, self.cq_node, fr))

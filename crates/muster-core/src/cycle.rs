@@ -6,11 +6,11 @@
 //! 1. **Screen** workloads never judged before: one that could not be admitted even on an
 //!    empty cluster with all the quota its ClusterQueue could reach is `Inadmissible`
 //!    (reported once, kept pending, skipped by queues from then on).
-//! 2. **Rounds.** Each round takes the next candidate of every ClusterQueue (its queue order:
-//!    priority, then queue timestamp, then namespace/name), sorts the candidates across
-//!    queues (those that fit without borrowing first, then priority, timestamp, name: Kueue's
-//!    entry order) and tries each in turn against the usage as it stands after the earlier
-//!    admissions:
+//! 2. **Heads.** Every ClusterQueue offers its next candidate (its queue order: priority,
+//!    then queue timestamp, then namespace/name). Of all heads, the cycle takes the first by
+//!    Kueue's entry order — those within their queue's nominal quota (not borrowing) first, then
+//!    priority, timestamp, namespace/name — judged on the usage as it stands after everything
+//!    decided so far in the cycle, and tries it:
 //!    - it **fits** (quota and a whole-gang placement): admitted;
 //!    - it does not, but its queue's preemption policy finds a minimal **victim** set: the
 //!      victims are preempted and the room is held for it for the rest of the cycle (it is
@@ -20,7 +20,10 @@
 //!      [`MAX_FAILED_ATTEMPTS_PER_QUEUE`] waiting candidates per cycle (as Slurm's
 //!      `default_queue_depth` bounds its main loop).
 //!
-//! Rounds repeat until every queue is exhausted or stopped. A cycle remembers which shapes
+//! The queue that offered it then offers its next candidate, until every queue is exhausted
+//! or stopped. Picking the best head anew at each step (rather than one head per queue per
+//! round) means room freed by a preemption goes first to workloads within their nominal
+//! quota, not to whichever borrower happened to be looked at next. A cycle remembers which shapes
 //! failed to fit: capacity only shrinks as it admits, so a look-alike of a failed workload
 //! fails too, and is answered without a search (the memo is cleared after a preemption).
 
@@ -86,6 +89,8 @@ struct Head {
     id: WorkloadId,
     cq: CqId,
     borrows: bool,
+    /// The usage generation `borrows` was computed at.
+    generation: u64,
     key: QueueKey,
 }
 
@@ -221,64 +226,82 @@ impl<'m> Cycle<'m> {
     fn rounds(&mut self) {
         let n = self.model.cluster_queues().len();
         let mut cursor: Vec<Option<QueueKey>> = vec![None; n];
+        let mut heads: Vec<Option<Head>> = (0..n).map(|_| None).collect();
         let mut done = vec![false; n];
         let mut failures = vec![0usize; n];
         let mut preempt_searches = vec![0usize; n];
+        // Usage changes only on admission and preemption; heads' borrowing flags are
+        // recomputed when it did.
+        let mut generation = 0u64;
         loop {
-            let mut heads = Vec::new();
-            for (i, finished) in done.iter_mut().enumerate() {
-                if *finished {
+            for i in 0..n {
+                if done[i] || heads[i].is_some() {
                     continue;
                 }
-                let cq = CqId(i as u32);
-                match self.next_candidate(cq, cursor[i].as_ref()) {
-                    None => *finished = true,
+                match self.next_candidate(CqId(i as u32), cursor[i].as_ref()) {
+                    None => done[i] = true,
                     Some(key) => {
-                        let search = self.search(key.id, 0, 0);
-                        let borrows = !search.quota_fits(&self.s, QuotaMode::NoBorrow);
-                        heads.push(Head {
+                        cursor[i] = Some(key.clone());
+                        heads[i] = Some(Head {
                             id: key.id,
-                            cq,
-                            borrows,
+                            cq: CqId(i as u32),
+                            borrows: self.borrows(key.id),
+                            generation,
                             key: key.clone(),
                         });
                     }
                 }
             }
-            if heads.is_empty() {
-                return;
-            }
-            heads.sort_by(|a, b| (a.borrows, &a.key).cmp(&(b.borrows, &b.key)));
-            for h in heads {
-                let i = h.cq.index();
-                cursor[i] = Some(h.key.clone());
-                let reason = match self.try_admit(h.id) {
-                    Attempt::Admitted => continue,
-                    Attempt::Waits(reason) => reason,
-                };
-                let strict =
-                    self.model.cluster_queue(h.cq).strategy == QueueingStrategy::StrictFIFO;
-                if self.may_preempt(h.cq) && preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE
-                {
-                    preempt_searches[i] += 1;
-                    if self.try_preempt(h.id) {
-                        if strict {
-                            done[i] = true;
-                        }
-                        continue;
-                    }
+            for h in heads.iter_mut().flatten() {
+                if h.generation != generation {
+                    h.borrows = self.borrows(h.id);
+                    h.generation = generation;
                 }
-                self.out.pending.push((h.id, reason));
-                if strict {
-                    done[i] = true;
-                } else {
-                    failures[i] += 1;
-                    if failures[i] >= MAX_FAILED_ATTEMPTS_PER_QUEUE {
+            }
+            let best = heads
+                .iter()
+                .enumerate()
+                .filter_map(|(i, h)| h.as_ref().map(|h| (i, (h.borrows, &h.key))))
+                .min_by(|a, b| a.1.cmp(&b.1))
+                .map(|(i, _)| i);
+            let Some(i) = best else { return };
+            let Some(h) = heads[i].take() else { return };
+            let reason = match self.try_admit(h.id) {
+                Attempt::Admitted => {
+                    generation += 1;
+                    continue;
+                }
+                Attempt::Waits(reason) => reason,
+            };
+            let strict = self.model.cluster_queue(h.cq).strategy == QueueingStrategy::StrictFIFO;
+            if self.may_preempt(h.cq) && preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
+                preempt_searches[i] += 1;
+                if self.try_preempt(h.id) {
+                    generation += 1;
+                    if strict {
                         done[i] = true;
                     }
+                    continue;
+                }
+            }
+            self.out.pending.push((h.id, reason));
+            if strict {
+                done[i] = true;
+            } else {
+                failures[i] += 1;
+                if failures[i] >= MAX_FAILED_ATTEMPTS_PER_QUEUE {
+                    done[i] = true;
                 }
             }
         }
+    }
+
+    /// Whether a workload would have to borrow: no choice of flavors fits its queue's unused
+    /// nominal quota (lent out or not: reclaiming it is not borrowing).
+    fn borrows(&self, id: WorkloadId) -> bool {
+        !self
+            .search(id, 0, 0)
+            .quota_fits(&self.s, QuotaMode::WithinNominal)
     }
 
     fn try_admit(&mut self, id: WorkloadId) -> Attempt {

@@ -1,0 +1,947 @@
+//! From loaded objects to a simulation scenario: every object validated, every reference
+//! resolved, and the result handed to the core as a [`ClusterSpec`] and workloads.
+//!
+//! Validation collects every problem before failing. The rules are Kubernetes' and Kueue's
+//! where they have one (quota fields, taints, tolerations, resource requests), plus what a
+//! simulation needs (`muster.dev/sim-duration` on every Job and Workload).
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use k8s_openapi::api::core::v1::PodTemplateSpec;
+use muster_core::node::{Taint, TaintEffect};
+use muster_core::spec::{
+    BorrowWithinCohort, ClusterQueueSpec, ClusterSpec, CohortSpec, FlavorQuotaSpec, FlavorSpec,
+    NodeSpec, PodSetSpec, PreemptionSpec, QueueingStrategy, ReclaimWithinCohort, ResourceGroupSpec,
+    ResourceQuotaSpec, WithinClusterQueue, WorkloadSpec,
+};
+use muster_core::{Duration, Quantity};
+
+use crate::error::{InputError, InputErrors, Warning};
+use crate::load::{Inputs, Loaded, Object};
+use crate::objects::{ClusterQueuePreemption, ResourceGroup};
+use crate::pod::{pod_request, tolerations};
+use crate::validate::{Ctx, taints};
+use crate::yaml::Path;
+
+/// The label that submits a Job to a LocalQueue.
+pub const QUEUE_LABEL: &str = "muster.dev/queue-name";
+/// Simulation: when a workload is submitted, as an offset from the start.
+pub const SUBMIT_AFTER: &str = "muster.dev/sim-submit-after";
+/// Simulation: how long a workload runs once admitted.
+pub const SIM_DURATION: &str = "muster.dev/sim-duration";
+
+/// A workload to simulate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ScenarioWorkload {
+    /// The workload as the core takes it.
+    pub spec: WorkloadSpec,
+    /// `Job` or `Workload`.
+    pub kind: &'static str,
+    /// When it is submitted.
+    pub submit_after: Duration,
+    /// How long it runs once admitted.
+    pub duration: Duration,
+}
+
+/// Everything a simulation needs.
+#[derive(Clone, Debug, Default)]
+pub struct Scenario {
+    /// The cluster.
+    pub cluster: ClusterSpec,
+    /// Workloads, in input order.
+    pub workloads: Vec<ScenarioWorkload>,
+    /// Problems that did not stop the run.
+    pub warnings: Vec<Warning>,
+    /// Objects read, by kind.
+    pub counts: BTreeMap<&'static str, usize>,
+}
+
+/// Validates the inputs and builds a scenario.
+pub fn build_scenario(inputs: Inputs) -> Result<Scenario, InputErrors> {
+    let mut b = Builder {
+        errors: Vec::new(),
+        warnings: inputs.warnings,
+        scenario: Scenario::default(),
+    };
+    b.run(&inputs.objects);
+    if b.errors.is_empty() {
+        b.scenario.warnings = b.warnings;
+        Ok(b.scenario)
+    } else {
+        Err(InputErrors(b.errors))
+    }
+}
+
+struct Builder {
+    errors: Vec<InputError>,
+    warnings: Vec<Warning>,
+    scenario: Scenario,
+}
+
+fn name_path() -> Path {
+    Path::root().key("metadata").key("name")
+}
+
+impl Builder {
+    fn cx<'a>(&'a mut self, o: &'a Loaded) -> Ctx<'a> {
+        Ctx::new(&o.source, o.label(), &mut self.errors)
+    }
+
+    fn run(&mut self, objects: &[Loaded]) {
+        // Duplicates, per kind (Jobs and Workloads share one namespace of workload names).
+        let mut seen: BTreeMap<(&str, Option<&str>, &str), &Loaded> = BTreeMap::new();
+        let mut unique: Vec<&Loaded> = Vec::new();
+        for o in objects {
+            *self.scenario.counts.entry(o.object.kind()).or_default() += 1;
+            let group = match o.object {
+                Object::Job(_) | Object::Workload(_) => "workload",
+                _ => o.object.kind(),
+            };
+            let key = (group, o.namespace.as_deref(), o.name.as_str());
+            if let Some(first) = seen.get(&key) {
+                let e = o.error(
+                    &name_path(),
+                    format!(
+                        "{} is defined twice (first at {})",
+                        o.label(),
+                        first.location()
+                    ),
+                );
+                self.errors.push(e);
+                continue;
+            }
+            seen.insert(key, o);
+            unique.push(o);
+        }
+        let of = |kind: &'static str| {
+            unique
+                .iter()
+                .copied()
+                .filter(move |o| o.object.kind() == kind)
+        };
+
+        let priorities = self.priority_classes(of("PriorityClass"));
+        let flavor_names: BTreeSet<String> = of("ResourceFlavor").map(|o| o.name.clone()).collect();
+        for o in of("ResourceFlavor") {
+            self.flavor(o);
+        }
+        for o in of("Node") {
+            self.node(o);
+        }
+        let cohorts: Vec<&Loaded> = of("Cohort").collect();
+        for o in &cohorts {
+            self.cohort(o, &flavor_names);
+        }
+        self.cohort_cycles(&cohorts);
+        for o in of("ClusterQueue") {
+            self.cluster_queue(o, &flavor_names);
+        }
+        let mut configs = of("Configuration");
+        if let Some(first) = configs.next() {
+            self.configuration(first);
+        }
+        for extra in configs {
+            let e = extra.error(&name_path(), "at most one Configuration may be given");
+            self.errors.push(e);
+        }
+        let cq_names: BTreeSet<String> = self
+            .scenario
+            .cluster
+            .cluster_queues
+            .iter()
+            .map(|q| q.name.clone())
+            .collect();
+        let mut local_queues: BTreeMap<(String, String), String> = BTreeMap::new();
+        for o in of("LocalQueue") {
+            if let Object::LocalQueue(lq) = &o.object {
+                let path = Path::root().key("spec").key("clusterQueue");
+                if lq.spec.cluster_queue.is_empty() {
+                    self.cx(o).error(&path, "required");
+                } else if !cq_names.contains(&lq.spec.cluster_queue) {
+                    let msg = format!("unknown ClusterQueue {:?}", lq.spec.cluster_queue);
+                    self.cx(o).error(&path, msg);
+                } else {
+                    let ns = o.namespace.clone().unwrap_or_default();
+                    local_queues.insert((ns, o.name.clone()), lq.spec.cluster_queue.clone());
+                }
+            }
+        }
+        let node_names: BTreeSet<String> = self
+            .scenario
+            .cluster
+            .nodes
+            .iter()
+            .map(|n| n.name.clone())
+            .collect();
+        let mut topologies = 0;
+        for o in of("NodeResourceTopology") {
+            self.topology(o, &node_names);
+            topologies += 1;
+        }
+        if topologies > 0 {
+            let first = of("NodeResourceTopology").next().expect("counted");
+            self.warnings.push(Warning(first.error(
+                &Path::root(),
+                format!(
+                    "{topologies} NodeResourceTopology object(s) read and validated; NUMA-aware placement is not \
+                     implemented yet, so they do not affect placement"
+                ),
+            )));
+        }
+        let refs = Refs {
+            priorities: &priorities,
+            local_queues: &local_queues,
+        };
+        for o in unique.iter().copied() {
+            match &o.object {
+                Object::Job(_) => self.job(o, &refs),
+                Object::Workload(_) => self.workload(o, &refs),
+                _ => {}
+            }
+        }
+    }
+
+    fn priority_classes<'a>(&mut self, objects: impl Iterator<Item = &'a Loaded>) -> Priorities {
+        let mut p = Priorities::default();
+        let mut default_at: Option<String> = None;
+        for o in objects {
+            let Object::PriorityClass(pc) = &o.object else {
+                continue;
+            };
+            p.by_name.insert(o.name.clone(), pc.value);
+            if pc.global_default == Some(true) {
+                if let Some(first) = &default_at {
+                    let msg =
+                        format!("only one PriorityClass may be the global default ({first} is)");
+                    self.cx(o).error(&Path::root().key("globalDefault"), msg);
+                } else {
+                    default_at = Some(o.name.clone());
+                    p.default = pc.value;
+                }
+            }
+        }
+        p
+    }
+
+    fn flavor(&mut self, o: &Loaded) {
+        let Object::ResourceFlavor(f) = &o.object else {
+            return;
+        };
+        let spec = Path::root().key("spec");
+        let mut cx = self.cx(o);
+        let node_taints = taints(&f.spec.node_taints, &spec.key("nodeTaints"), &mut cx);
+        let tolerations = tolerations(&f.spec.tolerations, &spec.key("tolerations"), &mut cx);
+        self.scenario.cluster.flavors.push(FlavorSpec {
+            name: o.name.clone(),
+            node_labels: f.spec.node_labels.clone(),
+            node_taints,
+            tolerations,
+        });
+    }
+
+    fn node(&mut self, o: &Loaded) {
+        let Object::Node(n) = &o.object else { return };
+        let mut cx = self.cx(o);
+        let mut allocatable = BTreeMap::new();
+        let alloc_path = Path::root().key("status").key("allocatable");
+        for (name, q) in n
+            .status
+            .as_ref()
+            .and_then(|s| s.allocatable.as_ref())
+            .into_iter()
+            .flatten()
+        {
+            if let Some(v) = cx.quantity(&alloc_path.key(name), &q.0) {
+                allocatable.insert(name.clone(), v);
+            }
+        }
+        let spec = n.spec.clone().unwrap_or_default();
+        let mut node_taints = taints(
+            spec.taints.as_deref().unwrap_or(&[]),
+            &Path::root().key("spec").key("taints"),
+            &mut cx,
+        );
+        if spec.unschedulable == Some(true) {
+            // A cordoned node repels new pods, as the node lifecycle controller's taint does.
+            node_taints.push(Taint {
+                key: "node.kubernetes.io/unschedulable".into(),
+                value: String::new(),
+                effect: TaintEffect::NoSchedule,
+            });
+        }
+        self.scenario.cluster.nodes.push(NodeSpec {
+            name: o.name.clone(),
+            labels: n.metadata.labels.clone().unwrap_or_default(),
+            taints: node_taints,
+            allocatable,
+        });
+    }
+
+    fn cohort(&mut self, o: &Loaded, flavors: &BTreeSet<String>) {
+        let Object::Cohort(c) = &o.object else { return };
+        let spec = Path::root().key("spec");
+        let parent = c.spec.parent.clone().filter(|p| !p.is_empty());
+        if parent.as_deref() == Some(o.name.as_str()) {
+            self.cx(o)
+                .error(&spec.key("parent"), "a cohort cannot be its own parent");
+        }
+        let groups = resource_groups(
+            &c.spec.resource_groups,
+            &spec.key("resourceGroups"),
+            flavors,
+            parent.is_some(),
+            &mut self.cx(o),
+        );
+        if let Some(w) = c.spec.fair_sharing.as_ref().and_then(|f| f.weight) {
+            self.cx(o)
+                .non_negative(&spec.key("fairSharing").key("weight"), w);
+        }
+        self.scenario.cluster.cohorts.push(CohortSpec {
+            name: o.name.clone(),
+            parent,
+            resource_groups: groups,
+        });
+    }
+
+    fn cohort_cycles(&mut self, cohorts: &[&Loaded]) {
+        let parents: BTreeMap<&str, &str> = self
+            .scenario
+            .cluster
+            .cohorts
+            .iter()
+            .filter_map(|c| c.parent.as_deref().map(|p| (c.name.as_str(), p)))
+            .collect();
+        let mut reported: BTreeSet<String> = BTreeSet::new();
+        let mut errors = Vec::new();
+        for start in parents.keys() {
+            let mut chain = vec![*start];
+            let mut cur = parents.get(start).copied();
+            while let Some(p) = cur {
+                if p == *start {
+                    let mut members: Vec<&str> = chain.clone();
+                    members.sort();
+                    if reported.insert(members.join(","))
+                        && chain.len() > 1
+                        && let Some(o) = cohorts.iter().find(|o| o.name == *start)
+                    {
+                        chain.push(start);
+                        errors.push(o.error(
+                            &Path::root().key("spec").key("parent"),
+                            format!("cohort parents form a cycle: {}", chain.join(" -> ")),
+                        ));
+                    }
+                    break;
+                }
+                if chain.contains(&p) || chain.len() > parents.len() {
+                    break;
+                }
+                chain.push(p);
+                cur = parents.get(p).copied();
+            }
+        }
+        self.errors.extend(errors);
+    }
+
+    fn cluster_queue(&mut self, o: &Loaded, flavors: &BTreeSet<String>) {
+        let Object::ClusterQueue(q) = &o.object else {
+            return;
+        };
+        let spec = Path::root().key("spec");
+        let cohort = q.spec.cohort.clone().filter(|c| !c.is_empty());
+        let mut cx = self.cx(o);
+        let strategy_path = spec.key("queueingStrategy");
+        let queueing_strategy = match q.spec.queueing_strategy.as_deref() {
+            Some("Backfill") => {
+                cx.error(
+                    &strategy_path,
+                    "Backfill is not supported yet (BestEffortFIFO and StrictFIFO are)",
+                );
+                QueueingStrategy::BestEffortFIFO
+            }
+            other => cx.one_of(
+                &strategy_path,
+                other,
+                QueueingStrategy::BestEffortFIFO,
+                &[
+                    ("BestEffortFIFO", QueueingStrategy::BestEffortFIFO),
+                    ("StrictFIFO", QueueingStrategy::StrictFIFO),
+                ],
+            ),
+        };
+        let groups = resource_groups(
+            &q.spec.resource_groups,
+            &spec.key("resourceGroups"),
+            flavors,
+            cohort.is_some(),
+            &mut cx,
+        );
+        let preemption = preemption(q.spec.preemption.as_ref(), &spec.key("preemption"), &mut cx);
+        if let Some(w) = q.spec.fair_sharing.as_ref().and_then(|f| f.weight) {
+            cx.non_negative(&spec.key("fairSharing").key("weight"), w);
+        }
+        self.scenario.cluster.cluster_queues.push(ClusterQueueSpec {
+            name: o.name.clone(),
+            cohort,
+            resource_groups: groups,
+            queueing_strategy,
+            preemption,
+        });
+    }
+
+    fn configuration(&mut self, o: &Loaded) {
+        let Object::Configuration(c) = &o.object else {
+            return;
+        };
+        let path = Path::root().key("spec").key("fairSharing");
+        let mut cx = self.cx(o);
+        if let Some(fs) = &c.spec.fair_sharing {
+            for (i, s) in fs.preemption_strategies.iter().enumerate() {
+                if !matches!(
+                    s.as_str(),
+                    "LessThanOrEqualToFinalShare" | "LessThanInitialShare"
+                ) {
+                    cx.error(
+                        &path.key("preemptionStrategies").index(i),
+                        format!("unknown value {s:?} (use LessThanOrEqualToFinalShare, LessThanInitialShare)"),
+                    );
+                }
+            }
+            if fs.enable {
+                cx.error(&path.key("enable"), "fair sharing is not supported yet");
+            }
+        }
+    }
+
+    fn topology(&mut self, o: &Loaded, nodes: &BTreeSet<String>) {
+        let Object::NodeResourceTopology(t) = &o.object else {
+            return;
+        };
+        let mut cx = self.cx(o);
+        if !nodes.contains(&o.name) {
+            cx.error(&name_path(), format!("no Node named {:?}", o.name));
+        }
+        for (i, a) in t.attributes.iter().enumerate() {
+            let p = Path::root().key("attributes").index(i).key("value");
+            match a.name.as_str() {
+                "topologyManagerPolicy" => {
+                    cx.one_of(
+                        &p,
+                        Some(a.value.as_str()),
+                        (),
+                        &[
+                            ("none", ()),
+                            ("best-effort", ()),
+                            ("restricted", ()),
+                            ("single-numa-node", ()),
+                        ],
+                    );
+                }
+                "topologyManagerScope" => {
+                    cx.one_of(
+                        &p,
+                        Some(a.value.as_str()),
+                        (),
+                        &[("container", ()), ("pod", ())],
+                    );
+                }
+                _ => {}
+            }
+        }
+        for (zi, z) in t.zones.iter().enumerate() {
+            let zp = Path::root().key("zones").index(zi);
+            if z.name.is_empty() {
+                cx.error(&zp.key("name"), "required");
+            }
+            for (ri, r) in z.resources.iter().enumerate() {
+                let rp = zp.key("resources").index(ri);
+                for (field, v) in [
+                    ("capacity", r.capacity),
+                    ("allocatable", r.allocatable),
+                    ("available", r.available),
+                ] {
+                    if let Some(v) = v {
+                        cx.non_negative(&rp.key(field), v);
+                    }
+                }
+            }
+        }
+    }
+
+    fn job(&mut self, o: &Loaded, refs: &Refs<'_>) {
+        let Object::Job(job) = &o.object else { return };
+        let mut cx = self.cx(o);
+        let labels = job.metadata.labels.clone().unwrap_or_default();
+        let label_path = Path::root().key("metadata").key("labels").key(QUEUE_LABEL);
+        let cluster_queue = match labels.get(QUEUE_LABEL) {
+            None => {
+                let p = Path::root().key("metadata").key("labels");
+                cx.error(
+                    &p.key(QUEUE_LABEL),
+                    "required: the LocalQueue to submit the Job to",
+                );
+                None
+            }
+            Some(lq) => refs.cluster_queue(o, lq, &label_path, &mut cx),
+        };
+        let spec = job.spec.clone().unwrap_or_default();
+        let spec_path = Path::root().key("spec");
+        let count = spec.parallelism.unwrap_or(1);
+        if count < 1 {
+            cx.error(
+                &spec_path.key("parallelism"),
+                "must be at least 1 to simulate the Job",
+            );
+        }
+        let runtime_limit = spec.active_deadline_seconds.and_then(|s| {
+            if s < 1 {
+                cx.error(
+                    &spec_path.key("activeDeadlineSeconds"),
+                    "must be at least 1",
+                );
+                None
+            } else {
+                Some(Duration::from_secs(s))
+            }
+        });
+        let template_path = spec_path.key("template");
+        let pod_set = pod_set(
+            "main",
+            count.max(1) as u32,
+            &spec.template,
+            &template_path,
+            &mut cx,
+        );
+        let priority = refs.priority(
+            pod_spec_priority(&spec.template),
+            &template_path.key("spec").key("priorityClassName"),
+            &mut cx,
+        );
+        let sim = sim_annotations(job.metadata.annotations.as_ref(), &mut cx);
+        if let (Some(cluster_queue), Some((submit_after, duration))) = (cluster_queue, sim) {
+            self.scenario.workloads.push(ScenarioWorkload {
+                spec: WorkloadSpec {
+                    namespace: o.namespace.clone().unwrap_or_default(),
+                    name: o.name.clone(),
+                    cluster_queue,
+                    priority,
+                    pod_sets: vec![pod_set],
+                    runtime_limit,
+                },
+                kind: "Job",
+                submit_after,
+                duration,
+            });
+        }
+    }
+
+    fn workload(&mut self, o: &Loaded, refs: &Refs<'_>) {
+        let Object::Workload(w) = &o.object else {
+            return;
+        };
+        let mut cx = self.cx(o);
+        let spec_path = Path::root().key("spec");
+        let cluster_queue = if w.spec.queue_name.is_empty() {
+            cx.error(
+                &spec_path.key("queueName"),
+                "required: the LocalQueue to submit to",
+            );
+            None
+        } else {
+            refs.cluster_queue(o, &w.spec.queue_name, &spec_path.key("queueName"), &mut cx)
+        };
+        let priority = refs.priority(
+            w.spec.priority_class_name.as_deref(),
+            &spec_path.key("priorityClassName"),
+            &mut cx,
+        );
+        let runtime_limit = w.spec.maximum_execution_time_seconds.and_then(|s| {
+            if s < 1 {
+                cx.error(
+                    &spec_path.key("maximumExecutionTimeSeconds"),
+                    "must be at least 1",
+                );
+                None
+            } else {
+                Some(Duration::from_secs(s))
+            }
+        });
+        let sets_path = spec_path.key("podSets");
+        if w.spec.pod_sets.is_empty() {
+            cx.error(&sets_path, "at least one pod set is required");
+        }
+        let mut names = BTreeSet::new();
+        let mut pod_sets = Vec::new();
+        let mut min_count_used = false;
+        for (i, ps) in w.spec.pod_sets.iter().enumerate() {
+            let p = sets_path.index(i);
+            if ps.name.is_empty() {
+                cx.error(&p.key("name"), "required");
+            } else if !names.insert(ps.name.as_str()) {
+                cx.error(
+                    &p.key("name"),
+                    format!("pod set {:?} is defined twice", ps.name),
+                );
+            }
+            let count = match ps.count {
+                Some(c) if c >= 1 && c <= i64::from(u32::MAX) => c as u32,
+                Some(c) => {
+                    cx.error(&p.key("count"), format!("must be at least 1, got {c}"));
+                    1
+                }
+                None => {
+                    cx.error(&p.key("count"), "required");
+                    1
+                }
+            };
+            if let Some(min) = ps.min_count {
+                min_count_used = true;
+                if min < 1 || min > i64::from(count) {
+                    cx.error(
+                        &p.key("minCount"),
+                        format!("must be between 1 and count ({count}), got {min}"),
+                    );
+                }
+            }
+            pod_sets.push(pod_set(
+                &ps.name,
+                count,
+                &ps.template,
+                &p.key("template"),
+                &mut cx,
+            ));
+        }
+        let sim = sim_annotations(w.metadata.annotations.as_ref(), &mut cx);
+        if min_count_used {
+            self.warnings.push(Warning(o.error(
+                &sets_path,
+                "minCount is validated but partial admission is not implemented yet: the whole count is admitted or none",
+            )));
+        }
+        if let (Some(cluster_queue), Some((submit_after, duration))) = (cluster_queue, sim) {
+            self.scenario.workloads.push(ScenarioWorkload {
+                spec: WorkloadSpec {
+                    namespace: o.namespace.clone().unwrap_or_default(),
+                    name: o.name.clone(),
+                    cluster_queue,
+                    priority,
+                    pod_sets,
+                    runtime_limit,
+                },
+                kind: "Workload",
+                submit_after,
+                duration,
+            });
+        }
+    }
+}
+
+#[derive(Default)]
+struct Priorities {
+    by_name: BTreeMap<String, i32>,
+    default: i32,
+}
+
+struct Refs<'a> {
+    priorities: &'a Priorities,
+    local_queues: &'a BTreeMap<(String, String), String>,
+}
+
+impl Refs<'_> {
+    fn cluster_queue(
+        &self,
+        o: &Loaded,
+        local_queue: &str,
+        path: &Path,
+        cx: &mut Ctx<'_>,
+    ) -> Option<String> {
+        let ns = o.namespace.clone().unwrap_or_default();
+        match self
+            .local_queues
+            .get(&(ns.clone(), local_queue.to_string()))
+        {
+            Some(cq) => Some(cq.clone()),
+            None => {
+                cx.error(path, format!("unknown LocalQueue \"{ns}/{local_queue}\""));
+                None
+            }
+        }
+    }
+
+    fn priority(&self, class: Option<&str>, path: &Path, cx: &mut Ctx<'_>) -> i32 {
+        match class.filter(|c| !c.is_empty()) {
+            None => self.priorities.default,
+            Some(name) => match self.priorities.by_name.get(name) {
+                Some(v) => *v,
+                None => {
+                    cx.error(path, format!("unknown PriorityClass {name:?}"));
+                    0
+                }
+            },
+        }
+    }
+}
+
+fn pod_spec_priority(t: &PodTemplateSpec) -> Option<&str> {
+    t.spec
+        .as_ref()
+        .and_then(|s| s.priority_class_name.as_deref())
+}
+
+fn pod_set(
+    name: &str,
+    count: u32,
+    template: &PodTemplateSpec,
+    path: &Path,
+    cx: &mut Ctx<'_>,
+) -> PodSetSpec {
+    let spec_path = path.key("spec");
+    let Some(spec) = &template.spec else {
+        cx.error(&spec_path, "required: the pod spec with its containers");
+        return PodSetSpec {
+            name: name.to_string(),
+            count,
+            ..PodSetSpec::default()
+        };
+    };
+    PodSetSpec {
+        name: name.to_string(),
+        count,
+        request: pod_request(spec, &spec_path, cx),
+        node_selector: spec.node_selector.clone().unwrap_or_default(),
+        tolerations: tolerations(
+            spec.tolerations.as_deref().unwrap_or(&[]),
+            &spec_path.key("tolerations"),
+            cx,
+        ),
+    }
+}
+
+/// The simulation annotations: (submit after, duration); `None` after recording errors.
+fn sim_annotations(
+    annotations: Option<&BTreeMap<String, String>>,
+    cx: &mut Ctx<'_>,
+) -> Option<(Duration, Duration)> {
+    let path = Path::root().key("metadata").key("annotations");
+    let get = |k: &str| annotations.and_then(|a| a.get(k));
+    let submit_after = match get(SUBMIT_AFTER) {
+        None => Some(Duration::ZERO),
+        Some(v) => cx.duration(&path.key(SUBMIT_AFTER), v),
+    };
+    let duration = match get(SIM_DURATION) {
+        None => {
+            cx.error(
+                &path.key(SIM_DURATION),
+                "required in simulation: how long the workload runs once admitted",
+            );
+            None
+        }
+        Some(v) => cx.duration(&path.key(SIM_DURATION), v),
+    };
+    Some((submit_after?, duration?))
+}
+
+fn preemption(p: Option<&ClusterQueuePreemption>, path: &Path, cx: &mut Ctx<'_>) -> PreemptionSpec {
+    let Some(p) = p else {
+        return PreemptionSpec::default();
+    };
+    let within_cluster_queue = cx.one_of(
+        &path.key("withinClusterQueue"),
+        p.within_cluster_queue.as_deref(),
+        WithinClusterQueue::Never,
+        &[
+            ("Never", WithinClusterQueue::Never),
+            ("LowerPriority", WithinClusterQueue::LowerPriority),
+            (
+                "LowerOrNewerEqualPriority",
+                WithinClusterQueue::LowerOrNewerEqualPriority,
+            ),
+        ],
+    );
+    let reclaim_within_cohort = cx.one_of(
+        &path.key("reclaimWithinCohort"),
+        p.reclaim_within_cohort.as_deref(),
+        ReclaimWithinCohort::Never,
+        &[
+            ("Never", ReclaimWithinCohort::Never),
+            ("LowerPriority", ReclaimWithinCohort::LowerPriority),
+            ("Any", ReclaimWithinCohort::Any),
+        ],
+    );
+    let borrow_within_cohort = match &p.borrow_within_cohort {
+        None => BorrowWithinCohort::Never,
+        Some(b) => {
+            let bp = path.key("borrowWithinCohort");
+            let lower = cx.one_of(
+                &bp.key("policy"),
+                b.policy.as_deref(),
+                false,
+                &[("Never", false), ("LowerPriority", true)],
+            );
+            if lower {
+                if reclaim_within_cohort == ReclaimWithinCohort::Never {
+                    cx.error(
+                        &bp.key("policy"),
+                        "LowerPriority requires reclaimWithinCohort other than Never",
+                    );
+                }
+                BorrowWithinCohort::LowerPriority {
+                    max_priority_threshold: b.max_priority_threshold,
+                }
+            } else {
+                BorrowWithinCohort::Never
+            }
+        }
+    };
+    PreemptionSpec {
+        within_cluster_queue,
+        reclaim_within_cohort,
+        borrow_within_cohort,
+    }
+}
+
+/// Validates resource groups (Kueue's rules) and converts them.
+fn resource_groups(
+    groups: &[ResourceGroup],
+    path: &Path,
+    flavors: &BTreeSet<String>,
+    has_parent: bool,
+    cx: &mut Ctx<'_>,
+) -> Vec<ResourceGroupSpec> {
+    let mut covered_anywhere: BTreeSet<&str> = BTreeSet::new();
+    let mut flavors_anywhere: BTreeSet<&str> = BTreeSet::new();
+    let mut out = Vec::new();
+    for (gi, g) in groups.iter().enumerate() {
+        let gp = path.index(gi);
+        let mut ok = true;
+        if g.covered_resources.is_empty() {
+            cx.error(
+                &gp.key("coveredResources"),
+                "at least one resource is required",
+            );
+            ok = false;
+        }
+        for (ri, r) in g.covered_resources.iter().enumerate() {
+            if !covered_anywhere.insert(r.as_str()) {
+                cx.error(
+                    &gp.key("coveredResources").index(ri),
+                    format!("resource {r:?} is covered twice (each resource belongs to one resource group)"),
+                );
+                ok = false;
+            }
+        }
+        if g.flavors.is_empty() {
+            cx.error(&gp.key("flavors"), "at least one flavor is required");
+            ok = false;
+        }
+        let mut flavor_specs = Vec::new();
+        for (fi, f) in g.flavors.iter().enumerate() {
+            let fp = gp.key("flavors").index(fi);
+            if f.name.is_empty() {
+                cx.error(&fp.key("name"), "required");
+                ok = false;
+            } else if !flavors.contains(&f.name) {
+                cx.error(
+                    &fp.key("name"),
+                    format!("unknown ResourceFlavor {:?}", f.name),
+                );
+                ok = false;
+            } else if !flavors_anywhere.insert(f.name.as_str()) {
+                cx.error(
+                    &fp.key("name"),
+                    format!(
+                        "flavor {:?} is listed twice (a flavor belongs to one resource group)",
+                        f.name
+                    ),
+                );
+                ok = false;
+            }
+            if f.resources.len() != g.covered_resources.len() {
+                cx.error(
+                    &fp.key("resources"),
+                    format!(
+                        "lists {} resources but coveredResources has {}; list each covered resource once, in order",
+                        f.resources.len(),
+                        g.covered_resources.len()
+                    ),
+                );
+                ok = false;
+            }
+            let mut resources = Vec::new();
+            for (ri, r) in f.resources.iter().enumerate() {
+                let rp = fp.key("resources").index(ri);
+                if let Some(expected) = g.covered_resources.get(ri)
+                    && &r.name != expected
+                {
+                    cx.error(
+                        &rp.key("name"),
+                        format!(
+                            "expected {expected:?} (coveredResources[{ri}]), got {:?}",
+                            r.name
+                        ),
+                    );
+                    ok = false;
+                }
+                let nominal = match r.nominal_quota {
+                    None => {
+                        cx.error(&rp.key("nominalQuota"), "required");
+                        ok = false;
+                        Quantity::ZERO
+                    }
+                    Some(v) => cx
+                        .non_negative(&rp.key("nominalQuota"), v)
+                        .unwrap_or_else(|| {
+                            ok = false;
+                            Quantity::ZERO
+                        }),
+                };
+                let mut limit = |field: &str,
+                                 v: Option<crate::objects::Qty>,
+                                 ok: &mut bool|
+                 -> Option<Quantity> {
+                    let v = v?;
+                    if !has_parent {
+                        cx.error(
+                            &rp.key(field),
+                            "may only be set when there is a cohort to borrow from or lend to",
+                        );
+                        *ok = false;
+                        return None;
+                    }
+                    let q = cx.non_negative(&rp.key(field), v);
+                    if q.is_none() {
+                        *ok = false;
+                    }
+                    q
+                };
+                let borrowing_limit = limit("borrowingLimit", r.borrowing_limit, &mut ok);
+                let lending_limit = limit("lendingLimit", r.lending_limit, &mut ok);
+                if let Some(ll) = lending_limit
+                    && ll > nominal
+                {
+                    cx.error(
+                        &rp.key("lendingLimit"),
+                        format!("{ll} exceeds nominalQuota {nominal}"),
+                    );
+                    ok = false;
+                }
+                resources.push(ResourceQuotaSpec {
+                    name: r.name.clone(),
+                    nominal,
+                    borrowing_limit,
+                    lending_limit,
+                });
+            }
+            flavor_specs.push(FlavorQuotaSpec {
+                name: f.name.clone(),
+                resources,
+            });
+        }
+        if ok {
+            out.push(ResourceGroupSpec {
+                covered_resources: g.covered_resources.clone(),
+                flavors: flavor_specs,
+            });
+        }
+    }
+    out
+}

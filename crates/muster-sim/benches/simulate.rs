@@ -1,0 +1,2 @@
+//! Simulation benchmark (filled in below).
+fn main() {}

@@ -1,0 +1,150 @@
+//! The event records of `events.jsonl`, exactly as `spec/simulate.md` defines them.
+//!
+//! Field order is fixed by the struct (serde writes fields in declaration order), optional
+//! fields are omitted when absent, and maps are `BTreeMap`s: the same run always writes the
+//! same bytes.
+
+use std::collections::BTreeMap;
+
+use serde::Serialize;
+
+/// What happened.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize)]
+pub enum EventKind {
+    /// The workload entered its queue.
+    Submitted,
+    /// The workload was admitted and its pods placed.
+    Admitted,
+    /// The workload was stopped to make room for another; it is pending again.
+    Preempted,
+    /// The workload ran to completion.
+    Finished,
+    /// The workload can never be admitted; it stays pending.
+    Inadmissible,
+}
+
+/// Where one pod of an admitted workload runs.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PodRecord {
+    /// Pod set name.
+    pub pod_set: String,
+    /// Index of the pod in its pod set.
+    pub index: u32,
+    /// Node name.
+    pub node: String,
+}
+
+/// One line of `events.jsonl`.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct EventRecord {
+    /// Seconds from the start.
+    pub time: f64,
+    /// What happened.
+    pub event: EventKind,
+    /// `namespace/name`.
+    pub workload: String,
+    /// Its ClusterQueue.
+    pub cluster_queue: String,
+    /// Admitted: resource → flavor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub flavors: Option<BTreeMap<String, String>>,
+    /// Admitted, when pod sets were given different flavors: pod set → resource → flavor.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pod_set_flavors: Option<BTreeMap<String, BTreeMap<String, String>>>,
+    /// Admitted: whether it borrows quota from its cohort.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub borrowing: Option<bool>,
+    /// Admitted: the node of every pod.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub pods: Option<Vec<PodRecord>>,
+    /// Preempted: the workload it made room for.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub by: Option<String>,
+    /// Preempted: why (Kueue's reason names); Inadmissible: why, in words.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+}
+
+impl EventRecord {
+    /// A record with only the common fields.
+    pub fn new(time: f64, event: EventKind, workload: String, cluster_queue: String) -> Self {
+        EventRecord {
+            time,
+            event,
+            workload,
+            cluster_queue,
+            flavors: None,
+            pod_set_flavors: None,
+            borrowing: None,
+            pods: None,
+            by: None,
+            reason: None,
+        }
+    }
+}
+
+/// Receives events as the simulation makes them.
+pub trait EventSink {
+    /// Called once per event, in time order.
+    fn record(&mut self, event: &EventRecord) -> std::io::Result<()>;
+}
+
+/// Writes events as JSON lines.
+pub struct JsonLines<W: std::io::Write>(pub W);
+
+impl<W: std::io::Write> EventSink for JsonLines<W> {
+    fn record(&mut self, event: &EventRecord) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.0, event)?;
+        self.0.write_all(b"\n")
+    }
+}
+
+/// Keeps events in memory (tests, small runs).
+#[derive(Default, Debug)]
+pub struct Collect(pub Vec<EventRecord>);
+
+impl EventSink for Collect {
+    fn record(&mut self, event: &EventRecord) -> std::io::Result<()> {
+        self.0.push(event.clone());
+        Ok(())
+    }
+}
+
+/// Drops events (benchmarks of the scheduling alone).
+#[derive(Default, Debug)]
+pub struct Discard;
+
+impl EventSink for Discard {
+    fn record(&mut self, _: &EventRecord) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn serializes_in_spec_order_omitting_absent_fields() {
+        let mut e = EventRecord::new(
+            0.0,
+            EventKind::Submitted,
+            "team-a/train-1".into(),
+            "team-a".into(),
+        );
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"time":0.0,"event":"Submitted","workload":"team-a/train-1","clusterQueue":"team-a"}"#
+        );
+        e.event = EventKind::Preempted;
+        e.time = 30.0;
+        e.by = Some("team-a/train-2".into());
+        e.reason = Some("InClusterQueue".into());
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"time":30.0,"event":"Preempted","workload":"team-a/train-1","clusterQueue":"team-a","by":"team-a/train-2","reason":"InClusterQueue"}"#
+        );
+    }
+}

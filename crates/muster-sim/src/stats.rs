@@ -1,0 +1,150 @@
+//! What the simulator measures as it runs: waits, exact resource-time integrals, and a
+//! timeline of utilization and queue lengths for the report.
+//!
+//! Resource-time is integrated exactly (milli-units × milliseconds, in `i128`) and only turned
+//! into fractions at the end, so summaries are reproducible to the last digit.
+
+use muster_core::Time;
+
+/// Running integral of a vector of amounts over time.
+#[derive(Clone, Debug)]
+pub struct Integral {
+    last: Time,
+    /// Current amounts (milli-units).
+    pub current: Vec<i128>,
+    /// Accumulated amount × time (milli-units × ms).
+    pub area: Vec<i128>,
+}
+
+impl Integral {
+    /// An integral of `n` amounts, all zero, from time zero.
+    pub fn new(n: usize) -> Self {
+        Integral {
+            last: Time::ZERO,
+            current: vec![0; n],
+            area: vec![0; n],
+        }
+    }
+
+    /// Accumulates up to `t`.
+    pub fn advance(&mut self, t: Time) {
+        let dt = i128::from((t.as_millis() - self.last.as_millis()).max(0));
+        if dt > 0 {
+            for (a, c) in self.area.iter_mut().zip(&self.current) {
+                *a += c * dt;
+            }
+        }
+        self.last = self.last.max(t);
+    }
+}
+
+/// One point of the timeline: cluster-wide allocation and per-queue counts after an instant.
+#[derive(Clone, Debug, PartialEq)]
+pub struct Sample {
+    /// Seconds from the start.
+    pub time: f64,
+    /// Allocated / allocatable per reported resource.
+    pub utilization: Vec<f64>,
+    /// Pending workloads per ClusterQueue.
+    pub pending: Vec<u32>,
+    /// Admitted (running) workloads per ClusterQueue.
+    pub running: Vec<u32>,
+}
+
+/// The timeline and the names its columns refer to.
+#[derive(Clone, Debug, Default, PartialEq)]
+pub struct Timeline {
+    /// Resource names of `Sample::utilization`.
+    pub resources: Vec<String>,
+    /// ClusterQueue names of `Sample::pending` and `Sample::running`.
+    pub cluster_queues: Vec<String>,
+    /// Samples in time order, one per instant at which something changed.
+    pub samples: Vec<Sample>,
+}
+
+/// Rounds to 6 decimals, so that fractions print short and the same everywhere.
+pub fn round6(x: f64) -> f64 {
+    (x * 1e6).round() / 1e6
+}
+
+/// Mean, nearest-rank percentiles and max of a sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq, serde::Serialize)]
+pub struct Distribution {
+    /// Mean.
+    pub mean: f64,
+    /// Median.
+    pub p50: f64,
+    /// 95th percentile.
+    pub p95: f64,
+    /// 99th percentile.
+    pub p99: f64,
+    /// Largest.
+    pub max: f64,
+}
+
+impl Distribution {
+    /// The distribution of `values` (milliseconds), reported in seconds.
+    pub fn of_millis(values: &[i64]) -> Self {
+        if values.is_empty() {
+            return Distribution::default();
+        }
+        let mut v = values.to_vec();
+        v.sort_unstable();
+        let n = v.len();
+        let rank = |p: usize| -> f64 {
+            // Nearest rank: the smallest value with at least p% of the sample at or below it.
+            let idx = (p * n).div_ceil(100).max(1) - 1;
+            v[idx.min(n - 1)] as f64 / 1000.0
+        };
+        let sum: i128 = v.iter().map(|&x| i128::from(x)).sum();
+        Distribution {
+            mean: round6(sum as f64 / n as f64 / 1000.0),
+            p50: rank(50),
+            p95: rank(95),
+            p99: rank(99),
+            max: v[n - 1] as f64 / 1000.0,
+        }
+    }
+}
+
+/// Jain's fairness index of `x`: 1 when all are equal, 1/n when one has everything.
+pub fn jain(x: &[f64]) -> f64 {
+    let sum: f64 = x.iter().sum();
+    let sq: f64 = x.iter().map(|v| v * v).sum();
+    if x.is_empty() || sq == 0.0 {
+        return 1.0;
+    }
+    round6(sum * sum / (x.len() as f64 * sq))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nearest_rank_percentiles() {
+        let d = Distribution::of_millis(&(1..=100).map(|s| s * 1000).collect::<Vec<_>>());
+        assert_eq!((d.p50, d.p95, d.p99, d.max), (50.0, 95.0, 99.0, 100.0));
+        assert_eq!(d.mean, 50.5);
+        let one = Distribution::of_millis(&[7000]);
+        assert_eq!((one.p50, one.p99, one.max, one.mean), (7.0, 7.0, 7.0, 7.0));
+        assert_eq!(Distribution::of_millis(&[]), Distribution::default());
+    }
+
+    #[test]
+    fn jain_index() {
+        assert_eq!(jain(&[0.5, 0.5]), 1.0);
+        assert_eq!(jain(&[1.0, 0.0]), 0.5);
+        assert_eq!(jain(&[]), 1.0);
+    }
+
+    #[test]
+    fn integral_is_exact() {
+        let mut i = Integral::new(1);
+        i.current[0] = 2000;
+        i.advance(Time(1500));
+        i.current[0] = 0;
+        i.advance(Time(4000));
+        assert_eq!(i.area[0], 3_000_000);
+    }
+}
