@@ -299,10 +299,22 @@ fn read_object(source: &Arc<Source>) -> Result<Option<Loaded>, Problem> {
         .and_then(|n| n.as_str())
         .unwrap_or("")
         .to_string();
-    let label = if name.is_empty() {
-        kind.clone()
-    } else {
-        format!("{kind} \"{name}\"")
+    let namespaced = matches!(
+        (api_version.as_str(), kind.as_str()),
+        ("batch/v1", "Job") | (API_VERSION, "LocalQueue") | (API_VERSION, "Workload")
+    );
+    let namespace = namespaced.then(|| {
+        root.get("metadata")
+            .and_then(|m| m.get("namespace"))
+            .and_then(|n| n.as_str())
+            .filter(|n| !n.is_empty())
+            .unwrap_or("default")
+            .to_string()
+    });
+    let label = match (&namespace, name.is_empty()) {
+        (_, true) => kind.clone(),
+        (Some(ns), false) => format!("{kind} \"{ns}/{name}\""),
+        (None, false) => format!("{kind} \"{name}\""),
     };
     if name.is_empty() {
         let path = Path::root().key("metadata").key("name");
@@ -338,14 +350,7 @@ fn read_object(source: &Arc<Source>) -> Result<Option<Loaded>, Problem> {
             )));
         }
     };
-    let namespace = object.namespaced().then(|| {
-        root.get("metadata")
-            .and_then(|m| m.get("namespace"))
-            .and_then(|n| n.as_str())
-            .filter(|n| !n.is_empty())
-            .unwrap_or("default")
-            .to_string()
-    });
+    debug_assert_eq!(object.namespaced(), namespace.is_some());
     Ok(Some(Loaded {
         source: source.clone(),
         object,

@@ -121,21 +121,29 @@ impl Node {
         }
     }
 
-    /// The line of the node at `path` (as far down as the path resolves).
+    /// The line of the field at `path`, as far down as the path resolves: a mapping value is
+    /// located at its key (where a reader looks for `field:`), a list item at its start.
     pub fn line_of(&self, path: &[Segment]) -> usize {
         let mut node = self;
+        let mut line = self.line();
         for seg in path {
             let next = match (seg, node) {
-                (Segment::Key(k), Node::Map { .. }) => node.get(k),
-                (Segment::Index(i), Node::Seq { items, .. }) => items.get(*i),
+                (Segment::Key(k), Node::Map { entries, .. }) => entries
+                    .iter()
+                    .find(|(key, _)| key.as_str() == Some(k.as_str()))
+                    .map(|(key, v)| (key.line(), v)),
+                (Segment::Index(i), Node::Seq { items, .. }) => items.get(*i).map(|v| (v.line(), v)),
                 _ => None,
             };
             match next {
-                Some(n) => node = n,
+                Some((l, n)) => {
+                    line = l;
+                    node = n;
+                }
                 None => break,
             }
         }
-        node.line()
+        line
     }
 }
 
@@ -254,7 +262,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: std::collections::BTreeMap<usize, Node> = std::collections::BTreeMap::new();
+    let mut anchors: std::collections::BTreeMap<usize, (Node, usize)> = std::collections::BTreeMap::new();
     let mut root: Option<Node> = None;
     let mut doc_index = 0usize;
     let mut nodes = 0usize;
@@ -279,7 +287,7 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, SyntaxError> {
                 None
             }
             Event::DocumentEnd => {
-                if let Some(r) = root.take() {
+                if let Some(r) = root.take().filter(|r| !r.is_null()) {
                     docs.push(Document {
                         index: doc_index,
                         line: r.line(),
@@ -302,16 +310,17 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, SyntaxError> {
                 ))
             }
             Event::Alias(id) => {
-                let node = anchors.get(&id).cloned().ok_or_else(|| SyntaxError {
+                let (node, size) = anchors.get(&id).ok_or_else(|| SyntaxError {
                     line,
                     column: span.start.col() + 1,
                     message: "alias to an unknown anchor".into(),
                 })?;
-                nodes += node.size();
+                // Count before copying, so an alias bomb is refused before it is built.
+                nodes += size;
                 if nodes > MAX_NODES {
                     return Err(too_big(line));
                 }
-                Some((node, 0))
+                Some((node.clone(), 0))
             }
             Event::SequenceStart(anchor, _) => {
                 stack.push(Frame::Seq(Vec::new(), anchor, line));
@@ -338,7 +347,8 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, SyntaxError> {
                 return Err(too_big(line));
             }
             if anchor != 0 {
-                anchors.insert(anchor, node.clone());
+                let size = node.size();
+                anchors.insert(anchor, (node.clone(), size));
             }
             match stack.last_mut() {
                 None => root = Some(node),

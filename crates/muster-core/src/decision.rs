@@ -261,6 +261,7 @@ impl OptionFailure {
                 model.describe_fr(*fr),
                 model.cluster_queue(model.workload(w).cq).name,
             ),
+            OptionFailure::DoesNotFitEmptyNodes(f) if f.eligible_nodes == 0 => f.describe(model, w),
             OptionFailure::DoesNotFitEmptyNodes(f) => {
                 format!("{} even with the cluster empty", f.describe(model, w))
             }
