@@ -132,7 +132,9 @@ impl Node {
                     .iter()
                     .find(|(key, _)| key.as_str() == Some(k.as_str()))
                     .map(|(key, v)| (key.line(), v)),
-                (Segment::Index(i), Node::Seq { items, .. }) => items.get(*i).map(|v| (v.line(), v)),
+                (Segment::Index(i), Node::Seq { items, .. }) => {
+                    items.get(*i).map(|v| (v.line(), v))
+                }
                 _ => None,
             };
             match next {
@@ -262,7 +264,8 @@ pub fn parse_stream(text: &str) -> Result<Vec<Document>, SyntaxError> {
     let mut parser = Parser::new_from_str(text);
     let mut docs = Vec::new();
     let mut stack: Vec<Frame> = Vec::new();
-    let mut anchors: std::collections::BTreeMap<usize, (Node, usize)> = std::collections::BTreeMap::new();
+    let mut anchors: std::collections::BTreeMap<usize, (Node, usize)> =
+        std::collections::BTreeMap::new();
     let mut root: Option<Node> = None;
     let mut doc_index = 0usize;
     let mut nodes = 0usize;

@@ -148,11 +148,18 @@ fn wrong_types_name_the_field() {
 #[test]
 fn unknown_kinds_are_skipped_with_a_warning_and_unknown_fields_ignored() {
     let extra = "apiVersion: example.com/v1\nkind: Gadget\nmetadata:\n  name: g\n---\n";
-    let job = JOB.replace("spec:\n  parallelism", "spec:\n  someFutureField: {x: 1}\n  parallelism");
+    let job = JOB.replace(
+        "spec:\n  parallelism",
+        "spec:\n  someFutureField: {x: 1}\n  parallelism",
+    );
     let s = scenario_from_str("cluster.yaml", &with(&format!("{extra}{job}"))).unwrap();
     assert_eq!(s.workloads.len(), 1);
     assert_eq!(s.warnings.len(), 1);
-    assert!(s.warnings[0].to_string().contains("unknown kind Gadget in example.com/v1: skipped"));
+    assert!(
+        s.warnings[0]
+            .to_string()
+            .contains("unknown kind Gadget in example.com/v1: skipped")
+    );
 }
 
 #[test]
@@ -163,41 +170,75 @@ fn references_must_resolve() {
         "cluster.yaml:43: Job \"team-a/train\": metadata.labels[muster.dev/queue-name]: unknown LocalQueue \"team-a/nope\""
     );
     let lq = BASE.replace("clusterQueue: team-a", "clusterQueue: team-z");
-    assert!(one_error(&lq).ends_with("LocalQueue \"team-a/main\": spec.clusterQueue: unknown ClusterQueue \"team-z\""));
-    let job = JOB.replace("    spec:\n      containers", "    spec:\n      priorityClassName: vip\n      containers");
-    assert!(one_error(&with(&job)).ends_with("spec.template.spec.priorityClassName: unknown PriorityClass \"vip\""));
+    assert!(one_error(&lq).ends_with(
+        "LocalQueue \"team-a/main\": spec.clusterQueue: unknown ClusterQueue \"team-z\""
+    ));
+    let job = JOB.replace(
+        "    spec:\n      containers",
+        "    spec:\n      priorityClassName: vip\n      containers",
+    );
+    assert!(
+        one_error(&with(&job))
+            .ends_with("spec.template.spec.priorityClassName: unknown PriorityClass \"vip\"")
+    );
 }
 
 #[test]
 fn kueue_quota_rules() {
-    let lending = BASE.replace("nominalQuota: 8\n", "nominalQuota: 8\n        lendingLimit: 9\n");
-    assert!(one_error(&lending).ends_with("resources[0].lendingLimit: 9 exceeds nominalQuota 8"));
-    let no_cohort = BASE
-        .replace("  cohort: shared\n", "")
-        .replace("nominalQuota: 8\n", "nominalQuota: 8\n        borrowingLimit: 2\n");
-    assert!(
-        one_error(&no_cohort).ends_with("borrowingLimit: may only be set when there is a cohort to borrow from or lend to")
+    let lending = BASE.replace(
+        "nominalQuota: 8\n",
+        "nominalQuota: 8\n        lendingLimit: 9\n",
     );
-    let order = BASE.replace("coveredResources: [cpu, memory]", "coveredResources: [memory, cpu]");
+    assert!(one_error(&lending).ends_with("resources[0].lendingLimit: 9 exceeds nominalQuota 8"));
+    let no_cohort = BASE.replace("  cohort: shared\n", "").replace(
+        "nominalQuota: 8\n",
+        "nominalQuota: 8\n        borrowingLimit: 2\n",
+    );
+    assert!(one_error(&no_cohort).ends_with(
+        "borrowingLimit: may only be set when there is a cohort to borrow from or lend to"
+    ));
+    let order = BASE.replace(
+        "coveredResources: [cpu, memory]",
+        "coveredResources: [memory, cpu]",
+    );
     let e = errors(&order);
-    assert!(e[0].ends_with("resources[0].name: expected \"memory\" (coveredResources[0]), got \"cpu\""), "{e:?}");
+    assert!(
+        e[0].ends_with("resources[0].name: expected \"memory\" (coveredResources[0]), got \"cpu\""),
+        "{e:?}"
+    );
     let missing = BASE.replace("        nominalQuota: 32Gi\n", "");
     assert!(one_error(&missing).ends_with("resources[1].nominalQuota: required"));
 }
 
 #[test]
 fn closed_vocabularies() {
-    let strict = BASE.replace("  cohort: shared\n", "  cohort: shared\n  queueingStrategy: Fifo\n");
-    assert!(one_error(&strict).ends_with("spec.queueingStrategy: unknown value \"Fifo\" (use BestEffortFIFO, StrictFIFO)"));
-    let policy = BASE.replace("  cohort: shared\n", "  cohort: shared\n  preemption:\n    withinClusterQueue: Always\n");
-    assert!(one_error(&policy).contains("spec.preemption.withinClusterQueue: unknown value \"Always\""));
-    let backfill = BASE.replace("  cohort: shared\n", "  cohort: shared\n  queueingStrategy: Backfill\n");
-    assert!(one_error(&backfill).ends_with("spec.queueingStrategy: Backfill is not supported yet (BestEffortFIFO and StrictFIFO are)"));
+    let strict = BASE.replace(
+        "  cohort: shared\n",
+        "  cohort: shared\n  queueingStrategy: Fifo\n",
+    );
+    assert!(one_error(&strict).ends_with(
+        "spec.queueingStrategy: unknown value \"Fifo\" (use BestEffortFIFO, StrictFIFO)"
+    ));
+    let policy = BASE.replace(
+        "  cohort: shared\n",
+        "  cohort: shared\n  preemption:\n    withinClusterQueue: Always\n",
+    );
+    assert!(
+        one_error(&policy).contains("spec.preemption.withinClusterQueue: unknown value \"Always\"")
+    );
+    let backfill = BASE.replace(
+        "  cohort: shared\n",
+        "  cohort: shared\n  queueingStrategy: Backfill\n",
+    );
+    assert!(one_error(&backfill).ends_with(
+        "spec.queueingStrategy: Backfill is not supported yet (BestEffortFIFO and StrictFIFO are)"
+    ));
 }
 
 #[test]
 fn duplicates_and_cycles() {
-    let dup = with("apiVersion: muster.dev/v1alpha1\nkind: ResourceFlavor\nmetadata:\n  name: default\n");
+    let dup =
+        with("apiVersion: muster.dev/v1alpha1\nkind: ResourceFlavor\nmetadata:\n  name: default\n");
     assert!(one_error(&dup).contains("ResourceFlavor \"default\": metadata.name: ResourceFlavor \"default\" is defined twice (first at cluster.yaml:8)"));
     let cycle = with(
         "apiVersion: muster.dev/v1alpha1\nkind: Cohort\nmetadata:\n  name: a\nspec:\n  parent: b\n---\n\
@@ -208,24 +249,40 @@ fn duplicates_and_cycles() {
 
 #[test]
 fn several_problems_are_all_reported() {
-    let text = BASE.replace("nominalQuota: 8", "nominalQuota: -1").replace("name: default\n      resources", "name: nope\n      resources");
+    let text = BASE.replace("nominalQuota: 8", "nominalQuota: -1").replace(
+        "name: default\n      resources",
+        "name: nope\n      resources",
+    );
     let e = errors(&text);
     assert_eq!(e.len(), 2, "{e:#?}");
 }
 
 #[test]
 fn bad_requests_in_pod_templates() {
-    let job = JOB.replace("requests: {cpu: \"2\", memory: 4Gi}", "requests: {cpu: \"-2\", memory: 4Gi}");
-    assert!(one_error(&with(&job)).ends_with("spec.template.spec.containers[0].resources.requests.cpu: must not be negative, got -2"));
+    let job = JOB.replace(
+        "requests: {cpu: \"2\", memory: 4Gi}",
+        "requests: {cpu: \"-2\", memory: 4Gi}",
+    );
+    assert!(one_error(&with(&job)).ends_with(
+        "spec.template.spec.containers[0].resources.requests.cpu: must not be negative, got -2"
+    ));
     let job = JOB.replace("      containers:\n      - name: c\n        resources:\n          requests: {cpu: \"2\", memory: 4Gi}\n", "      containers: []\n");
-    assert!(one_error(&with(&job)).ends_with("spec.template.spec.containers: at least one container is required"));
+    assert!(
+        one_error(&with(&job))
+            .ends_with("spec.template.spec.containers: at least one container is required")
+    );
 }
 
 #[test]
 fn not_an_object() {
     assert!(one_error("- a\n- b\n").contains("document 1 is not a Kubernetes object"));
-    assert!(one_error("kind: Node\nmetadata: {name: x}\n").contains("document 1 has no apiVersion"));
-    assert!(one_error("apiVersion: v1\nkind: Node\nmetadata: {}\n").ends_with("Node: metadata.name: required"));
+    assert!(
+        one_error("kind: Node\nmetadata: {name: x}\n").contains("document 1 has no apiVersion")
+    );
+    assert!(
+        one_error("apiVersion: v1\nkind: Node\nmetadata: {}\n")
+            .ends_with("Node: metadata.name: required")
+    );
 }
 
 #[test]
@@ -250,9 +307,15 @@ spec:
     let w = &s.workloads[0];
     assert_eq!(w.kind, "Workload");
     assert_eq!(w.submit_after.as_millis(), 90_000);
-    assert_eq!(w.spec.pod_sets.iter().map(|p| p.count).collect::<Vec<_>>(), [1, 4]);
+    assert_eq!(
+        w.spec.pod_sets.iter().map(|p| p.count).collect::<Vec<_>>(),
+        [1, 4]
+    );
     let dup = wl.replace("name: worker", "name: launcher");
-    assert!(one_error(&with(&dup)).ends_with("spec.podSets[1].name: pod set \"launcher\" is defined twice"));
+    assert!(
+        one_error(&with(&dup))
+            .ends_with("spec.podSets[1].name: pod set \"launcher\" is defined twice")
+    );
     let zero = wl.replace("count: 4", "count: 0");
     assert!(one_error(&with(&zero)).ends_with("spec.podSets[1].count: must be at least 1, got 0"));
 }

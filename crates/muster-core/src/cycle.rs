@@ -6,7 +6,10 @@
 //! 1. **Screen** workloads never judged before: one that could not be admitted even on an
 //!    empty cluster with all the quota its ClusterQueue could reach is `Inadmissible`
 //!    (reported once, kept pending, skipped by queues from then on).
-//! 2. **Heads.** Every ClusterQueue offers its next candidate (its queue order: priority,
+//! 2. **Nominated** workloads — those that preempted in an earlier cycle — are tried first:
+//!    the room their victims left is theirs (kube-scheduler's nominated pods). Without this, a
+//!    higher-priority borrower could take that room back and be preempted again, forever.
+//! 3. **Heads.** Every ClusterQueue offers its next candidate (its queue order: priority,
 //!    then queue timestamp, then namespace/name). Of all heads, the cycle takes the first by
 //!    Kueue's entry order — those within their queue's nominal quota (not borrowing) first, then
 //!    priority, timestamp, namespace/name — judged on the usage as it stands after everything
@@ -29,7 +32,7 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::assign::{Failure, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH, QuotaMode, Search};
+use crate::assign::{Failure, Found, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH, QuotaMode, Search};
 use crate::decision::{Admission, CycleOutput, Decision, InadmissibleReason, PendingReason};
 use crate::ids::{CqId, ShapeId, WorkloadId};
 use crate::model::{Model, QueueKey};
@@ -89,13 +92,15 @@ struct Head {
     id: WorkloadId,
     cq: CqId,
     borrows: bool,
-    /// The usage generation `borrows` was computed at.
+    /// The usage generation `borrows` and `found` were computed at.
     generation: u64,
     key: QueueKey,
+    /// An assignment that fits, kept when the head was re-ordered after evaluation.
+    found: Option<Found>,
 }
 
-enum Attempt {
-    Admitted,
+enum Evaluation {
+    Fits(Found),
     Waits(PendingReason),
 }
 
@@ -223,15 +228,37 @@ impl<'m> Cycle<'m> {
                 && q.preemption.reclaim_within_cohort != ReclaimWithinCohort::Never)
     }
 
+    /// Tries first the workloads that preempted in an earlier cycle: the room their victims
+    /// left is theirs. One that no longer fits goes back to its queue's turn.
+    fn nominated(&mut self) {
+        let mut ids: Vec<QueueKey> = self
+            .model
+            .nominated()
+            .iter()
+            .filter(|&&id| self.model.workload(id).is_pending())
+            .map(|&id| self.model.queue_key(id))
+            .collect();
+        ids.sort();
+        for key in ids {
+            if !self.is_candidate(key.id) {
+                continue;
+            }
+            if let Evaluation::Fits(found) = self.evaluate(key.id) {
+                self.commit(key.id, found);
+            }
+        }
+    }
+
     fn rounds(&mut self) {
+        self.nominated();
         let n = self.model.cluster_queues().len();
         let mut cursor: Vec<Option<QueueKey>> = vec![None; n];
         let mut heads: Vec<Option<Head>> = (0..n).map(|_| None).collect();
         let mut done = vec![false; n];
         let mut failures = vec![0usize; n];
         let mut preempt_searches = vec![0usize; n];
-        // Usage changes only on admission and preemption; heads' borrowing flags are
-        // recomputed when it did.
+        // Usage changes only on admission and preemption; what was computed about a head is
+        // valid while the generation it was computed at is current.
         let mut generation = 0u64;
         loop {
             for i in 0..n {
@@ -248,6 +275,7 @@ impl<'m> Cycle<'m> {
                             borrows: self.borrows(key.id),
                             generation,
                             key: key.clone(),
+                            found: None,
                         });
                     }
                 }
@@ -256,6 +284,7 @@ impl<'m> Cycle<'m> {
                 if h.generation != generation {
                     h.borrows = self.borrows(h.id);
                     h.generation = generation;
+                    h.found = None;
                 }
             }
             let best = heads
@@ -265,13 +294,26 @@ impl<'m> Cycle<'m> {
                 .min_by(|a, b| a.1.cmp(&b.1))
                 .map(|(i, _)| i);
             let Some(i) = best else { return };
-            let Some(h) = heads[i].take() else { return };
-            let reason = match self.try_admit(h.id) {
-                Attempt::Admitted => {
+            let Some(mut h) = heads[i].take() else { return };
+            let evaluation = match h.found.take() {
+                Some(found) => Evaluation::Fits(found),
+                None => self.evaluate(h.id),
+            };
+            let reason = match evaluation {
+                Evaluation::Fits(found) if found.borrowing && !h.borrows => {
+                    // Its quota estimate said "within nominal", but the flavors it can
+                    // actually be placed with borrow: take its place among the borrowers.
+                    h.borrows = true;
+                    h.found = Some(found);
+                    heads[i] = Some(h);
+                    continue;
+                }
+                Evaluation::Fits(found) => {
+                    self.commit(h.id, found);
                     generation += 1;
                     continue;
                 }
-                Attempt::Waits(reason) => reason,
+                Evaluation::Waits(reason) => reason,
             };
             let strict = self.model.cluster_queue(h.cq).strategy == QueueingStrategy::StrictFIFO;
             if self.may_preempt(h.cq) && preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
@@ -297,46 +339,49 @@ impl<'m> Cycle<'m> {
     }
 
     /// Whether a workload would have to borrow: no choice of flavors fits its queue's unused
-    /// nominal quota (lent out or not: reclaiming it is not borrowing).
+    /// nominal quota (lent out or not: reclaiming it is not borrowing). An estimate from
+    /// quota alone; [`Cycle::rounds`] corrects it with the head's real assignment.
     fn borrows(&self, id: WorkloadId) -> bool {
         !self
             .search(id, 0, 0)
             .quota_fits(&self.s, QuotaMode::WithinNominal)
     }
 
-    fn try_admit(&mut self, id: WorkloadId) -> Attempt {
+    /// Whether a workload fits now, and how; leaves the usage as it was.
+    fn evaluate(&mut self, id: WorkloadId) -> Evaluation {
         self.out.counters.attempts += 1;
         let shape = self.model.workload(id).shape;
         if let Some(reason) = self.fail_memo.get(&shape) {
             self.out.counters.memo_hits += 1;
-            return Attempt::Waits(reason.clone());
+            return Evaluation::Waits(reason.clone());
         }
         let search = self.search(id, 4, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
+        let mark = self.s.mark();
         let result = search.run(&mut self.s, &[QuotaMode::NoBorrow, QuotaMode::Borrow]);
+        self.s.rollback(mark);
         self.out.counters.placements += result.placements_tried;
         match result.found {
-            Some(found) => {
-                for (fr, q) in search.totals(&found.options) {
-                    self.model
-                        .quota()
-                        .add_usage(&mut self.s, search.cq_node, fr, q);
-                }
-                self.s.commit_all();
-                self.taken.insert(id);
-                self.out.decisions.push(Decision::Admit(Admission {
-                    workload: id,
-                    options: found.options,
-                    placements: found.placements,
-                    borrowing: found.borrowing,
-                }));
-                Attempt::Admitted
-            }
+            Some(found) => Evaluation::Fits(found),
             None => {
                 let reason = pending_reason(result.failures);
                 self.fail_memo.insert(shape, reason.clone());
-                Attempt::Waits(reason)
+                Evaluation::Waits(reason)
             }
         }
+    }
+
+    /// Admits a workload with an assignment found on the current usage.
+    fn commit(&mut self, id: WorkloadId, found: Found) {
+        let admission = Admission {
+            workload: id,
+            options: found.options,
+            placements: found.placements,
+            borrowing: found.borrowing,
+        };
+        self.model.charge_into(&mut self.s, &admission, 1);
+        self.s.commit_all();
+        self.taken.insert(id);
+        self.out.decisions.push(Decision::Admit(admission));
     }
 
     fn try_preempt(&mut self, id: WorkloadId) -> bool {

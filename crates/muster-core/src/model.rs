@@ -268,6 +268,7 @@ pub struct Model {
     workload_index: BTreeMap<WorkloadKey, WorkloadId>,
     queues: Vec<CqQueue>,
     unscreened: BTreeSet<WorkloadId>,
+    nominated: BTreeSet<WorkloadId>,
     shapes: ShapeTable,
     usage: Usage,
 }
@@ -562,6 +563,7 @@ impl Model {
             workloads: Vec::new(),
             workload_index: BTreeMap::new(),
             unscreened: BTreeSet::new(),
+            nominated: BTreeSet::new(),
             shapes: ShapeTable::default(),
             usage,
         })
@@ -746,7 +748,8 @@ impl Model {
         }
     }
 
-    fn queue_key(&self, id: WorkloadId) -> QueueKey {
+    /// A pending workload's key in its queue's order.
+    pub fn queue_key(&self, id: WorkloadId) -> QueueKey {
         let w = &self.workloads[id.index()];
         QueueKey {
             priority: Reverse(w.priority),
@@ -782,6 +785,9 @@ impl Model {
             if w.is_pending() {
                 w.reason = reason.clone();
             }
+            if *reason != PendingReason::Preempting {
+                self.nominated.remove(id);
+            }
         }
         Ok(())
     }
@@ -808,6 +814,7 @@ impl Model {
                 let cq = w.cq;
                 self.queues[cq.index()].admitted.insert(id);
                 self.unscreened.remove(&id);
+                self.nominated.remove(&id);
             }
             Decision::Preempt { preemptor, victims } => {
                 self.workload_checked(*preemptor)?;
@@ -817,6 +824,7 @@ impl Model {
                 let w = &mut self.workloads[preemptor.index()];
                 if w.is_pending() {
                     w.reason = PendingReason::Preempting;
+                    self.nominated.insert(*preemptor);
                 }
             }
             Decision::Inadmissible { workload, reason } => {
@@ -998,6 +1006,13 @@ impl Model {
     /// A workload's id by namespace/name.
     pub fn workload_id(&self, key: &WorkloadKey) -> Option<WorkloadId> {
         self.workload_index.get(key).copied()
+    }
+
+    /// Pending workloads that preempted others to make room and are not admitted yet: the
+    /// next cycle tries them first, so that the room they made is theirs (kube-scheduler's
+    /// nominated pods).
+    pub fn nominated(&self) -> &BTreeSet<WorkloadId> {
+        &self.nominated
     }
 
     /// Workloads not yet screened for admissibility.

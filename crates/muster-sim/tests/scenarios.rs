@@ -35,7 +35,8 @@ fn run(name: &str, text: &str) -> (String, String) {
         ..Options::default()
     };
     let mut sink = JsonLines(Vec::new());
-    let outcome = muster_sim::simulate(&scenario, &options, &mut sink, &mut |_| {}).unwrap_or_else(|e| panic!("{name}: {e}"));
+    let outcome = muster_sim::simulate(&scenario, &options, &mut sink, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{name}: {e}"));
     let mut summary = serde_json::to_value(&outcome.summary).unwrap();
     summary.as_object_mut().unwrap().remove("wallSeconds");
     (
@@ -56,7 +57,10 @@ fn check(path: &Path, suffix: &str, actual: &str, failures: &mut Vec<String>) {
             "{} differs:\n--- expected\n{expected}\n--- actual\n{actual}",
             expected_path.display()
         )),
-        Err(_) => failures.push(format!("{} is missing (run with MUSTER_BLESS=1)", expected_path.display())),
+        Err(_) => failures.push(format!(
+            "{} is missing (run with MUSTER_BLESS=1)",
+            expected_path.display()
+        )),
     }
 }
 
@@ -77,7 +81,12 @@ fn scenarios_match_their_expected_timelines() {
 fn same_input_gives_identical_bytes() {
     for path in scenarios() {
         let text = std::fs::read_to_string(&path).unwrap();
-        assert_eq!(run("a.yaml", &text), run("a.yaml", &text), "{}", path.display());
+        assert_eq!(
+            run("a.yaml", &text),
+            run("a.yaml", &text),
+            "{}",
+            path.display()
+        );
     }
 }
 
@@ -85,11 +94,23 @@ fn same_input_gives_identical_bytes() {
 fn the_order_of_documents_does_not_matter() {
     for path in scenarios() {
         let text = std::fs::read_to_string(&path).unwrap();
-        let body: String = text.lines().filter(|l| !l.starts_with('#')).map(|l| format!("{l}\n")).collect();
-        let mut docs: Vec<&str> = body.split("---\n").filter(|d| !d.trim().is_empty()).collect();
+        let body: String = text
+            .lines()
+            .filter(|l| !l.starts_with('#'))
+            .map(|l| format!("{l}\n"))
+            .collect();
+        let mut docs: Vec<&str> = body
+            .split("---\n")
+            .filter(|d| !d.trim().is_empty())
+            .collect();
         docs.reverse();
         let reversed = docs.join("---\n");
-        assert_eq!(run("a.yaml", &text), run("a.yaml", &reversed), "{}", path.display());
+        assert_eq!(
+            run("a.yaml", &text),
+            run("a.yaml", &reversed),
+            "{}",
+            path.display()
+        );
     }
 }
 
@@ -102,7 +123,9 @@ fn the_quickstart_runs_and_writes_the_three_files() {
         check_invariants: true,
         ..Options::default()
     };
-    let outcome = muster_sim::output::run_to_dir(&scenario, &options, dir.path(), "quickstart", &mut |_| {}).unwrap();
+    let outcome =
+        muster_sim::output::run_to_dir(&scenario, &options, dir.path(), "quickstart", &mut |_| {})
+            .unwrap();
     for f in muster_sim::output::FILES {
         assert!(dir.path().join(f).is_file(), "{f} written");
     }
@@ -110,7 +133,10 @@ fn the_quickstart_runs_and_writes_the_three_files() {
     assert_eq!((s.workloads, s.finished, s.inadmissible), (8, 7, 1));
     assert!(s.preemptions >= 3, "the quickstart shows preemption");
     let events = std::fs::read_to_string(dir.path().join("events.jsonl")).unwrap();
-    assert!(events.contains("\"borrowing\":true"), "the quickstart shows borrowing");
+    assert!(
+        events.contains("\"borrowing\":true"),
+        "the quickstart shows borrowing"
+    );
     assert!(events.contains("InCohortReclamation") && events.contains("InClusterQueue"));
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("team-a") && html.contains("Wait times"));

@@ -1,0 +1,239 @@
+//! Property tests: random clusters, queues and workloads, simulated to the end.
+//!
+//! After every cycle the model's invariants are checked (no node over allocatable; no
+//! ClusterQueue over what it may reach or its borrowing limit; no cohort lending more than it
+//! holds, so no lender over its lending limit; every gang whole or absent; usage equal to a
+//! full recount). Then: every workload that is not Inadmissible finishes once arrivals stop;
+//! the same input gives the same bytes; the order of the input does not matter.
+
+use muster_api::{Scenario, ScenarioWorkload};
+use muster_core::node::Labels;
+use muster_core::spec::*;
+use muster_core::{Duration, Quantity};
+use muster_sim::engine::Options;
+use muster_sim::events::JsonLines;
+use proptest::prelude::*;
+
+fn cpu(milli: i64) -> Quantity {
+    Quantity::from_milli(i128::from(milli))
+}
+
+#[derive(Clone, Debug)]
+struct Case {
+    scenario: Scenario,
+}
+
+fn labels(pool: usize) -> Labels {
+    [("pool".to_string(), format!("p{pool}"))].into()
+}
+
+fn queue_strategy() -> impl Strategy<
+    Value = (
+        QueueingStrategy,
+        WithinClusterQueue,
+        ReclaimWithinCohort,
+        Option<i32>,
+    ),
+> {
+    (
+        prop_oneof![
+            Just(QueueingStrategy::BestEffortFIFO),
+            Just(QueueingStrategy::StrictFIFO)
+        ],
+        prop_oneof![
+            Just(WithinClusterQueue::Never),
+            Just(WithinClusterQueue::LowerPriority),
+            Just(WithinClusterQueue::LowerOrNewerEqualPriority)
+        ],
+        prop_oneof![
+            Just(ReclaimWithinCohort::Never),
+            Just(ReclaimWithinCohort::LowerPriority),
+            Just(ReclaimWithinCohort::Any)
+        ],
+        prop_oneof![Just(None), (0..3i32).prop_map(Some)],
+    )
+}
+
+#[allow(clippy::type_complexity)]
+fn case() -> impl Strategy<Value = Case> {
+    let nodes = prop::collection::vec((1..=16i64, 0..=4i64, 0..2usize, 1..=8i64), 1..=6);
+    let queues = prop::collection::vec(
+        (
+            any::<bool>(), // in the cohort
+            prop::collection::vec(
+                (
+                    0..=12i64,
+                    prop::option::of(0..=8i64),
+                    prop::option::of(0..=12i64),
+                ),
+                2,
+            ),
+            0..=8i64, // gpu nominal
+            queue_strategy(),
+            any::<bool>(), // two flavors or one
+        ),
+        1..=4,
+    );
+    let workloads = prop::collection::vec(
+        (
+            0..4usize,
+            1..=4u32,
+            1..=8i64,
+            0..=2i64,
+            0..4i32,
+            0..60i64,
+            1..50i64,
+            prop::option::of(0..2usize),
+        ),
+        1..=24,
+    );
+    (nodes, queues, workloads).prop_map(|(nodes, queues, workloads)| {
+        let mut cluster = ClusterSpec::default();
+        for (i, (cpus, gpus, pool, pods)) in nodes.into_iter().enumerate() {
+            let mut allocatable = std::collections::BTreeMap::new();
+            allocatable.insert("cpu".to_string(), Quantity::from_units(cpus));
+            allocatable.insert("pods".to_string(), Quantity::from_units(pods));
+            if gpus > 0 {
+                allocatable.insert("nvidia.com/gpu".to_string(), Quantity::from_units(gpus));
+            }
+            cluster.nodes.push(NodeSpec {
+                name: format!("n{i}"),
+                labels: labels(pool),
+                taints: vec![],
+                allocatable,
+            });
+        }
+        for p in 0..2 {
+            cluster.flavors.push(FlavorSpec {
+                name: format!("f{p}"),
+                node_labels: labels(p),
+                ..FlavorSpec::default()
+            });
+        }
+        let cq_count = queues.len();
+        for (
+            i,
+            (in_cohort, flavor_quotas, gpu_nominal, (strategy, within, reclaim, threshold), two),
+        ) in queues.into_iter().enumerate()
+        {
+            let flavors = if two { 2 } else { 1 };
+            let flavor_quota = |f: usize| {
+                let (nominal, bl, ll) = flavor_quotas[f];
+                let nominal_q = Quantity::from_units(nominal);
+                FlavorQuotaSpec {
+                    name: format!("f{f}"),
+                    resources: vec![
+                        ResourceQuotaSpec {
+                            name: "cpu".into(),
+                            nominal: nominal_q,
+                            borrowing_limit: bl.filter(|_| in_cohort).map(Quantity::from_units),
+                            lending_limit: ll
+                                .filter(|_| in_cohort)
+                                .map(|l| Quantity::from_units(l.min(nominal))),
+                        },
+                        ResourceQuotaSpec {
+                            name: "nvidia.com/gpu".into(),
+                            nominal: Quantity::from_units(gpu_nominal),
+                            borrowing_limit: None,
+                            lending_limit: None,
+                        },
+                    ],
+                }
+            };
+            let borrow_within_cohort = match threshold {
+                Some(t) if in_cohort && reclaim != ReclaimWithinCohort::Never => {
+                    BorrowWithinCohort::LowerPriority {
+                        max_priority_threshold: Some(t),
+                    }
+                }
+                _ => BorrowWithinCohort::Never,
+            };
+            cluster.cluster_queues.push(ClusterQueueSpec {
+                name: format!("q{i}"),
+                cohort: in_cohort.then(|| "c".to_string()),
+                resource_groups: vec![ResourceGroupSpec {
+                    covered_resources: vec!["cpu".into(), "nvidia.com/gpu".into()],
+                    flavors: (0..flavors).map(flavor_quota).collect(),
+                }],
+                queueing_strategy: strategy,
+                preemption: PreemptionSpec {
+                    within_cluster_queue: within,
+                    reclaim_within_cohort: reclaim,
+                    borrow_within_cohort,
+                },
+            });
+        }
+        let mut scenario = Scenario {
+            cluster,
+            ..Scenario::default()
+        };
+        for (i, (q, pods, cpu_half, gpus, priority, submit, duration, selector)) in
+            workloads.into_iter().enumerate()
+        {
+            let mut request = std::collections::BTreeMap::new();
+            request.insert("cpu".to_string(), cpu(cpu_half * 500));
+            if gpus > 0 {
+                request.insert("nvidia.com/gpu".to_string(), Quantity::from_units(gpus));
+            }
+            scenario.workloads.push(ScenarioWorkload {
+                spec: WorkloadSpec {
+                    namespace: "ns".into(),
+                    name: format!("w{i:02}"),
+                    cluster_queue: format!("q{}", q % cq_count),
+                    priority,
+                    pod_sets: vec![PodSetSpec {
+                        name: "main".into(),
+                        count: pods,
+                        request,
+                        node_selector: selector.map(labels).unwrap_or_default(),
+                        tolerations: vec![],
+                    }],
+                    runtime_limit: None,
+                },
+                kind: "Job",
+                submit_after: Duration::from_secs(submit),
+                duration: Duration::from_secs(duration),
+            });
+        }
+        Case { scenario }
+    })
+}
+
+fn run(scenario: &Scenario) -> (String, muster_sim::Summary) {
+    let options = Options {
+        check_invariants: true,
+        ..Options::default()
+    };
+    let mut sink = JsonLines(Vec::new());
+    let outcome = muster_sim::simulate(scenario, &options, &mut sink, &mut |_| {})
+        .unwrap_or_else(|e| panic!("{e}"));
+    (String::from_utf8(sink.0).unwrap(), outcome.summary)
+}
+
+proptest! {
+    #![proptest_config(ProptestConfig { cases: 300, ..ProptestConfig::default() })]
+
+    #[test]
+    fn invariants_hold_and_every_admissible_workload_finishes(case in case()) {
+        let (events, summary) = run(&case.scenario);
+        prop_assert_eq!(summary.finished + summary.inadmissible, summary.workloads, "{}", events);
+        prop_assert_eq!(summary.pending_at_end, summary.inadmissible);
+        // Each admission is followed by exactly one finish or preemption.
+        let admitted = events.matches("\"Admitted\"").count() as u64;
+        prop_assert_eq!(admitted, summary.finished + summary.preemptions);
+    }
+
+    #[test]
+    fn same_input_same_bytes_in_any_order(case in case()) {
+        let (a, _) = run(&case.scenario);
+        let (b, _) = run(&case.scenario);
+        prop_assert_eq!(&a, &b);
+        let mut shuffled = case.scenario.clone();
+        shuffled.workloads.reverse();
+        shuffled.cluster.nodes.reverse();
+        shuffled.cluster.cluster_queues.reverse();
+        shuffled.cluster.flavors.reverse();
+        let (c, _) = run(&shuffled);
+        prop_assert_eq!(&a, &c);
+    }
+}
