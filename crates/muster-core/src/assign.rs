@@ -10,15 +10,50 @@
 //! reachable quota on empty nodes.
 
 use crate::decision::{NodeFitFailure, OptionFailure, PendingReason};
-use crate::ids::{FrId, NodeId, QuotaNodeId};
+use crate::ids::{FrId, NodeId, NodeSetId, QuotaNodeId};
 use crate::model::Model;
 use crate::place::{NodeTables, Scoring};
 use crate::quantity::Quantity;
+use crate::resource::Request;
 use crate::shape::Shape;
 use crate::usage::Scratch;
 
 /// Leaves (complete flavor choices) whose gang placement a search may try.
 pub const MAX_PLACEMENT_ATTEMPTS_PER_SEARCH: usize = 8;
+
+/// Most entries a [`NodeMemo`] keeps.
+pub const MAX_NODE_MEMO: usize = 64;
+
+/// Pod sets that did not fit on a node set as usage stands.
+///
+/// A pod set that does not fit bounds every pod set at least as big (no fewer pods, no
+/// smaller request in any resource): a node holds at least as many of the smaller pods, and
+/// greedy placement of identical pods fails only when the nodes together cannot hold them.
+/// So while usage only grows (admissions), a look-alike that is at least as big fails
+/// without a scan. The memo must be cleared when usage shrinks (a preemption).
+#[derive(Clone, Debug, Default)]
+pub(crate) struct NodeMemo {
+    entries: Vec<(NodeSetId, Request, u32)>,
+}
+
+impl NodeMemo {
+    fn dominated(&self, set: NodeSetId, request: &Request, count: u32) -> bool {
+        self.entries.iter().any(|(s, r, k)| {
+            *s == set && count >= *k && r.iter().all(|(res, q)| request.get(res) >= q)
+        })
+    }
+
+    fn insert(&mut self, set: NodeSetId, request: &Request, count: u32) {
+        if self.entries.len() < MAX_NODE_MEMO && !self.dominated(set, request, count) {
+            self.entries.push((set, request.clone(), count));
+        }
+    }
+
+    /// Forgets everything (usage shrank).
+    pub fn clear(&mut self) {
+        self.entries.clear();
+    }
+}
 
 /// How quota is checked.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -111,9 +146,13 @@ pub(crate) struct Search<'a> {
     pub keep_failures: usize,
     /// How many leaves may be placed.
     pub placement_budget: usize,
+    /// Whether a pod set the nodes together cannot hold may be ruled out without counting
+    /// how many of its pods would fit (cheaper; the count makes better messages).
+    pub quick_reject: bool,
 }
 
-struct State {
+struct State<'m> {
+    memo: &'m mut NodeMemo,
     chosen: Vec<u16>,
     placement_budget: usize,
     /// Leaves placed in an earlier pass, with why they failed.
@@ -123,8 +162,9 @@ struct State {
 
 impl Search<'_> {
     /// Searches with each mode in turn; the first leaf that fits wins and stays placed in `s`.
-    pub fn run(&self, s: &mut Scratch, modes: &[QuotaMode]) -> SearchResult {
+    pub fn run(&self, s: &mut Scratch, modes: &[QuotaMode], memo: &mut NodeMemo) -> SearchResult {
         let mut st = State {
+            memo,
             chosen: Vec::with_capacity(self.shape.pod_sets.len()),
             placement_budget: self.placement_budget,
             tried_leaves: Vec::new(),
@@ -141,7 +181,7 @@ impl Search<'_> {
         st.result
     }
 
-    fn fail(&self, st: &mut State, f: Failure) {
+    fn fail(&self, st: &mut State<'_>, f: Failure) {
         if st.result.failures.len() < self.keep_failures && !st.result.failures.contains(&f) {
             st.result.failures.push(f);
         }
@@ -188,7 +228,7 @@ impl Search<'_> {
         }
     }
 
-    fn dfs(&self, s: &mut Scratch, mode: QuotaMode, st: &mut State) -> Option<Found> {
+    fn dfs(&self, s: &mut Scratch, mode: QuotaMode, st: &mut State<'_>) -> Option<Found> {
         let pi = st.chosen.len();
         if pi == self.shape.pod_sets.len() {
             return self.leaf(s, st);
@@ -216,13 +256,29 @@ impl Search<'_> {
         None
     }
 
-    fn leaf(&self, s: &mut Scratch, st: &mut State) -> Option<Found> {
+    fn leaf(&self, s: &mut Scratch, st: &mut State<'_>) -> Option<Found> {
         if let Some((_, f)) = st.tried_leaves.iter().find(|(l, _)| *l == st.chosen) {
             let f = f.clone();
             self.fail(st, f);
             return None;
         }
         if st.placement_budget == 0 {
+            return None;
+        }
+        // The first pod set is placed on the usage as the search found it: a bigger one that
+        // failed there bounds it.
+        let first = &self.shape.pod_sets[0];
+        let first_set = first.options[st.chosen[0] as usize].node_set;
+        if st.memo.dominated(first_set, &first.request, first.count) {
+            let f = Failure::Nodes(NodeFitFailure {
+                pod_set: 0,
+                option: st.chosen[0],
+                placed: None,
+                count: first.count,
+                eligible_nodes: self.model.shapes().node_set(first_set).len() as u32,
+            });
+            st.tried_leaves.push((st.chosen.clone(), f.clone()));
+            self.fail(st, f);
             return None;
         }
         st.placement_budget -= 1;
@@ -236,13 +292,17 @@ impl Search<'_> {
             let eligible = self.model.shapes().node_set(option.node_set);
             if let Err(placed) = self.tables.place_pod_set(
                 s,
-                eligible,
+                option.node_set,
                 &ps.request,
                 ps.count,
                 self.scoring,
+                self.quick_reject,
                 &mut placements,
             ) {
                 s.rollback(mark);
+                if pi == 0 {
+                    st.memo.insert(option.node_set, &ps.request, ps.count);
+                }
                 let f = Failure::Nodes(NodeFitFailure {
                     pod_set: pi as u16,
                     option: oi,
@@ -372,18 +432,15 @@ impl Search<'_> {
         let mut placements = Vec::new();
         for (pi, &oi) in options.iter().enumerate() {
             let ps = &self.shape.pod_sets[pi];
-            let eligible = self
-                .model
-                .shapes()
-                .node_set(ps.options[oi as usize].node_set);
             if self
                 .tables
                 .place_pod_set(
                     s,
-                    eligible,
+                    ps.options[oi as usize].node_set,
                     &ps.request,
                     ps.count,
                     self.scoring,
+                    true,
                     &mut placements,
                 )
                 .is_err()

@@ -32,7 +32,9 @@
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use crate::assign::{Failure, Found, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH, QuotaMode, Search};
+use crate::assign::{
+    Failure, Found, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH, NodeMemo, QuotaMode, Search,
+};
 use crate::decision::{Admission, CycleOutput, Decision, InadmissibleReason, PendingReason};
 use crate::ids::{CqId, ShapeId, WorkloadId};
 use crate::model::{Model, QueueKey};
@@ -45,10 +47,10 @@ use crate::usage::Scratch;
 
 /// Candidates per ClusterQueue per cycle that may fail to fit before the queue is left for
 /// the next cycle.
-pub const MAX_FAILED_ATTEMPTS_PER_QUEUE: usize = 100;
+pub const MAX_FAILED_ATTEMPTS_PER_QUEUE: usize = 8;
 
 /// Preemption searches per ClusterQueue per cycle.
-pub const MAX_PREEMPTION_SEARCHES_PER_QUEUE: usize = 16;
+pub const MAX_PREEMPTION_SEARCHES_PER_QUEUE: usize = 4;
 
 /// Flavor choices a preemption search considers per workload.
 pub const MAX_PREEMPTION_CHOICES: usize = 4;
@@ -64,11 +66,41 @@ pub struct Profile {
 }
 
 /// Runs one cycle over `model` at `now` and returns what should happen.
-pub fn run_cycle(model: &Model, now: Time, profile: &Profile) -> CycleOutput {
-    let mut cycle = Cycle::new(model, now, profile);
-    cycle.screen();
-    cycle.rounds();
-    cycle.out
+///
+/// The cycle works in place on the model's usage, journaling every change, and rolls all of
+/// them back before it returns: the model is left exactly as it was (the `&mut` is for
+/// speed, so that no copy of the usage is made per cycle). Apply the output to change it.
+pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput {
+    let (usage, empty) = model.lend_usage();
+    let (out, usage, empty) = {
+        let mut cycle = Cycle::new(
+            model,
+            Scratch::new(usage),
+            Scratch::new(empty),
+            now,
+            profile,
+        );
+        cycle.screen();
+        cycle.rounds();
+        let decisions = &cycle.out.decisions;
+        let preempted = decisions
+            .iter()
+            .any(|d| matches!(d, Decision::Preempt { .. }));
+        let admitted = decisions.iter().any(|d| matches!(d, Decision::Admit(_)));
+        cycle.out.settled = !(preempted || (admitted && cycle.preemption_unfinished));
+        cycle.refresh_quota_reasons();
+        let Cycle {
+            mut s,
+            mut empty,
+            out,
+            ..
+        } = cycle;
+        s.rollback(crate::usage::Mark::START);
+        empty.rollback(crate::usage::Mark::START);
+        (out, s.into_usage(), empty.into_usage())
+    };
+    model.return_usage(usage, empty);
+    out
 }
 
 pub(crate) struct Cycle<'m> {
@@ -77,6 +109,8 @@ pub(crate) struct Cycle<'m> {
     #[allow(dead_code)]
     pub now: Time,
     pub s: Scratch,
+    /// The empty cluster, for screening.
+    empty: Scratch,
     pub tables: NodeTables<'m>,
     /// Admitted or holding room this cycle.
     taken: BTreeSet<WorkloadId>,
@@ -85,16 +119,30 @@ pub(crate) struct Cycle<'m> {
     /// Judged Inadmissible this cycle.
     inadmissible: BTreeSet<WorkloadId>,
     fail_memo: BTreeMap<ShapeId, PendingReason>,
+    /// Pod sets that did not fit on nodes as usage stands.
+    node_memo: NodeMemo,
+    /// Changes whenever usage changes (an admission or a preemption).
+    generation: u64,
+    /// Preemption searches that failed at the current generation, by shape, priority and
+    /// queue timestamp (what decides the candidates).
+    preempt_fail_memo: BTreeSet<(ShapeId, i32, Time)>,
+    preempt_fail_generation: u64,
+    /// Each queue's admitted workloads in preemption order, built on first use (the model's
+    /// admitted sets do not change during a cycle).
+    pub admitted_lists: Vec<Option<Vec<WorkloadId>>>,
+    /// Whether a preemption search failed or was skipped this cycle (then an admission made
+    /// later in the cycle may give it candidates in the next one).
+    preemption_unfinished: bool,
     pub out: CycleOutput,
 }
 
-struct Head {
+struct Head<'m> {
     id: WorkloadId,
     cq: CqId,
     borrows: bool,
     /// The usage generation `borrows` and `found` were computed at.
     generation: u64,
-    key: QueueKey,
+    key: &'m QueueKey,
     /// An assignment that fits, kept when the head was re-ordered after evaluation.
     found: Option<Found>,
 }
@@ -105,12 +153,13 @@ enum Evaluation {
 }
 
 impl<'m> Cycle<'m> {
-    fn new(model: &'m Model, now: Time, profile: &'m Profile) -> Self {
+    fn new(model: &'m Model, s: Scratch, empty: Scratch, now: Time, profile: &'m Profile) -> Self {
         Cycle {
             model,
             profile,
             now,
-            s: model.scratch(),
+            s,
+            empty,
             tables: NodeTables {
                 capacity: model.capacity_table(),
                 resources: model.resources().len(),
@@ -120,6 +169,12 @@ impl<'m> Cycle<'m> {
             removed: BTreeSet::new(),
             inadmissible: BTreeSet::new(),
             fail_memo: BTreeMap::new(),
+            node_memo: NodeMemo::default(),
+            generation: 0,
+            preempt_fail_memo: BTreeSet::new(),
+            preempt_fail_generation: 0,
+            preemption_unfinished: false,
+            admitted_lists: vec![None; model.cluster_queues().len()],
             out: CycleOutput::default(),
         }
     }
@@ -139,13 +194,37 @@ impl<'m> Cycle<'m> {
             scoring: self.profile.scoring,
             keep_failures,
             placement_budget,
+            quick_reject: true,
+        }
+    }
+
+    /// Builds a queue's list of admitted workloads in preemption order, if not yet built.
+    pub fn ensure_admitted_list(&mut self, cq: CqId) {
+        let model = self.model;
+        self.admitted_lists[cq.index()]
+            .get_or_insert_with(|| preempt::admitted_in_order(model, cq));
+    }
+
+    /// Quota reasons state what a queue can get; admissions later in the cycle may have
+    /// taken it, so they are restated on the usage the cycle ends with (cheap, unlike node
+    /// reasons, which stay as the workload's own attempt found them).
+    fn refresh_quota_reasons(&mut self) {
+        let tree = self.model.quota();
+        for (id, reason) in &mut self.out.pending {
+            if let PendingReason::InsufficientQuota { fr, available, .. } = reason {
+                let node = self
+                    .model
+                    .cluster_queue(self.model.workload(*id).cq)
+                    .quota_node;
+                *available = tree.available(&self.s, node, *fr);
+            }
         }
     }
 
     /// Judges every unscreened workload against the empty cluster and its reachable quota.
     fn screen(&mut self) {
         let mut verdicts: BTreeMap<ShapeId, Option<InadmissibleReason>> = BTreeMap::new();
-        let mut empty: Option<Scratch> = None;
+        let mut memo = NodeMemo::default();
         for &id in self.model.unscreened() {
             let w = self.model.workload(id);
             if !w.is_pending() {
@@ -158,18 +237,15 @@ impl<'m> Cycle<'m> {
                     let v = match &shape.problem {
                         Some(p) => Some(p.clone()),
                         None => {
-                            let s = empty.get_or_insert_with(|| {
-                                let u = self.model.usage();
-                                Scratch::new(crate::usage::Usage::zero(
-                                    u.node_alloc.len(),
-                                    u.quota.len(),
-                                ))
-                            });
-                            let search =
+                            // Exact counts make better Inadmissible messages, and this runs
+                            // once per shape: no quick rejection.
+                            let mut search =
                                 self.search(id, MAX_INADMISSIBLE_REASONS, MAX_OPTIONS_PER_POD_SET);
-                            let mark = s.mark();
-                            let result = search.run(s, &[QuotaMode::Reachable]);
-                            s.rollback(mark);
+                            search.quick_reject = false;
+                            let mark = self.empty.mark();
+                            let result =
+                                search.run(&mut self.empty, &[QuotaMode::Reachable], &mut memo);
+                            self.empty.rollback(mark);
                             self.out.counters.placements += result.placements_tried;
                             if result.found.is_some() {
                                 None
@@ -243,7 +319,8 @@ impl<'m> Cycle<'m> {
             if !self.is_candidate(key.id) {
                 continue;
             }
-            if let Evaluation::Fits(found) = self.evaluate(key.id) {
+            let borrows = self.borrows(key.id);
+            if let Evaluation::Fits(found) = self.evaluate(key.id, borrows) {
                 self.commit(key.id, found);
             }
         }
@@ -252,52 +329,62 @@ impl<'m> Cycle<'m> {
     fn rounds(&mut self) {
         self.nominated();
         let n = self.model.cluster_queues().len();
-        let mut cursor: Vec<Option<QueueKey>> = vec![None; n];
-        let mut heads: Vec<Option<Head>> = (0..n).map(|_| None).collect();
+        let mut cursor: Vec<Option<&'m QueueKey>> = vec![None; n];
+        let mut heads: Vec<Option<Head<'m>>> = (0..n).map(|_| None).collect();
+        // The heads in the order they are taken: (would borrow, queue key, queue index).
+        let mut order: BTreeSet<(bool, &'m QueueKey, usize)> = BTreeSet::new();
+        // Queues that need their next candidate fetched.
+        let mut refill: Vec<usize> = (0..n).collect();
         let mut done = vec![false; n];
         let mut failures = vec![0usize; n];
         let mut preempt_searches = vec![0usize; n];
         // Usage changes only on admission and preemption; what was computed about a head is
         // valid while the generation it was computed at is current.
-        let mut generation = 0u64;
+        let mut ordered_at = self.generation;
         loop {
-            for i in 0..n {
-                if done[i] || heads[i].is_some() {
+            let generation = self.generation;
+            for i in refill.drain(..) {
+                if done[i] {
                     continue;
                 }
-                match self.next_candidate(CqId(i as u32), cursor[i].as_ref()) {
+                match self.next_candidate(CqId(i as u32), cursor[i]) {
                     None => done[i] = true,
                     Some(key) => {
-                        cursor[i] = Some(key.clone());
+                        cursor[i] = Some(key);
+                        let borrows = self.borrows(key.id);
+                        order.insert((borrows, key, i));
                         heads[i] = Some(Head {
                             id: key.id,
                             cq: CqId(i as u32),
-                            borrows: self.borrows(key.id),
+                            borrows,
                             generation,
-                            key: key.clone(),
+                            key,
                             found: None,
                         });
                     }
                 }
             }
-            for h in heads.iter_mut().flatten() {
-                if h.generation != generation {
-                    h.borrows = self.borrows(h.id);
-                    h.generation = generation;
-                    h.found = None;
+            if ordered_at != generation {
+                order.clear();
+                for (i, h) in heads.iter_mut().enumerate() {
+                    if let Some(h) = h {
+                        if h.generation != generation {
+                            h.borrows = self.borrows(h.id);
+                            h.generation = generation;
+                            h.found = None;
+                        }
+                        order.insert((h.borrows, h.key, i));
+                    }
                 }
+                ordered_at = generation;
             }
-            let best = heads
-                .iter()
-                .enumerate()
-                .filter_map(|(i, h)| h.as_ref().map(|h| (i, (h.borrows, &h.key))))
-                .min_by(|a, b| a.1.cmp(&b.1))
-                .map(|(i, _)| i);
-            let Some(i) = best else { return };
+            let Some((_, _, i)) = order.pop_first() else {
+                return;
+            };
             let Some(mut h) = heads[i].take() else { return };
             let evaluation = match h.found.take() {
                 Some(found) => Evaluation::Fits(found),
-                None => self.evaluate(h.id),
+                None => self.evaluate(h.id, h.borrows),
             };
             let reason = match evaluation {
                 Evaluation::Fits(found) if found.borrowing && !h.borrows => {
@@ -305,25 +392,30 @@ impl<'m> Cycle<'m> {
                     // actually be placed with borrow: take its place among the borrowers.
                     h.borrows = true;
                     h.found = Some(found);
+                    order.insert((true, h.key, i));
                     heads[i] = Some(h);
                     continue;
                 }
                 Evaluation::Fits(found) => {
                     self.commit(h.id, found);
-                    generation += 1;
+                    refill.push(i);
                     continue;
                 }
                 Evaluation::Waits(reason) => reason,
             };
+            refill.push(i);
             let strict = self.model.cluster_queue(h.cq).strategy == QueueingStrategy::StrictFIFO;
-            if self.may_preempt(h.cq) && preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
-                preempt_searches[i] += 1;
-                if self.try_preempt(h.id) {
-                    generation += 1;
-                    if strict {
-                        done[i] = true;
+            if self.may_preempt(h.cq) {
+                if preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
+                    preempt_searches[i] += 1;
+                    if self.try_preempt(h.id) {
+                        if strict {
+                            done[i] = true;
+                        }
+                        continue;
                     }
-                    continue;
+                } else {
+                    self.preemption_unfinished = true;
                 }
             }
             self.out.pending.push((h.id, reason));
@@ -348,7 +440,10 @@ impl<'m> Cycle<'m> {
     }
 
     /// Whether a workload fits now, and how; leaves the usage as it was.
-    fn evaluate(&mut self, id: WorkloadId) -> Evaluation {
+    ///
+    /// `borrows` is the head's quota estimate: when no choice fits the unused nominal quota,
+    /// none fits it within what is available either, and the no-borrowing pass is skipped.
+    fn evaluate(&mut self, id: WorkloadId, borrows: bool) -> Evaluation {
         self.out.counters.attempts += 1;
         let shape = self.model.workload(id).shape;
         if let Some(reason) = self.fail_memo.get(&shape) {
@@ -356,8 +451,13 @@ impl<'m> Cycle<'m> {
             return Evaluation::Waits(reason.clone());
         }
         let search = self.search(id, 4, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
+        let modes: &[QuotaMode] = if borrows {
+            &[QuotaMode::Borrow]
+        } else {
+            &[QuotaMode::NoBorrow, QuotaMode::Borrow]
+        };
         let mark = self.s.mark();
-        let result = search.run(&mut self.s, &[QuotaMode::NoBorrow, QuotaMode::Borrow]);
+        let result = search.run(&mut self.s, modes, &mut self.node_memo);
         self.s.rollback(mark);
         self.out.counters.placements += result.placements_tried;
         match result.found {
@@ -379,20 +479,32 @@ impl<'m> Cycle<'m> {
             borrowing: found.borrowing,
         };
         self.model.charge_into(&mut self.s, &admission, 1);
-        self.s.commit_all();
+        self.generation += 1;
         self.taken.insert(id);
         self.out.decisions.push(Decision::Admit(admission));
     }
 
     fn try_preempt(&mut self, id: WorkloadId) -> bool {
+        let w = self.model.workload(id);
+        let memo_key = (w.shape, w.priority, w.queue_ts);
+        if self.preempt_fail_generation != self.generation {
+            self.preempt_fail_memo.clear();
+            self.preempt_fail_generation = self.generation;
+        }
+        if self.preempt_fail_memo.contains(&memo_key) || !preempt::may_have_candidates(self, id) {
+            // Admissions later in this cycle may still give it candidates in the next one.
+            self.preemption_unfinished = true;
+            return false;
+        }
         self.out.counters.preemption_searches += 1;
         let search = self.search(id, 0, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
         for choice in search.reachable_choices(MAX_PREEMPTION_CHOICES) {
             if let Some(victims) = preempt::find_victims(self, id, &search, &choice) {
-                self.s.commit_all();
+                self.generation += 1;
                 self.removed.extend(victims.iter().map(|v| v.workload));
                 self.taken.insert(id);
                 self.fail_memo.clear();
+                self.node_memo.clear();
                 self.out.decisions.push(Decision::Preempt {
                     preemptor: id,
                     victims,
@@ -401,6 +513,8 @@ impl<'m> Cycle<'m> {
                 return true;
             }
         }
+        self.preempt_fail_memo.insert(memo_key);
+        self.preemption_unfinished = true;
         false
     }
 }

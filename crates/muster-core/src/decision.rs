@@ -120,8 +120,9 @@ pub struct NodeFitFailure {
     pub pod_set: u16,
     /// Flavor option index of that pod set.
     pub option: u16,
-    /// Pods of that pod set placed before no node was left.
-    pub placed: u32,
+    /// Pods of that pod set placed before no node was left; `None` when not counted because
+    /// a pod set at most as big had already failed on the same nodes.
+    pub placed: Option<u32>,
     /// Pods in that pod set.
     pub count: u32,
     /// Nodes the pod set could use at all.
@@ -178,6 +179,10 @@ pub struct CycleOutput {
     pub pending: Vec<(WorkloadId, PendingReason)>,
     /// Counters.
     pub counters: CycleCounters,
+    /// Whether another cycle at the same time, after this output is applied, would decide
+    /// nothing: no victims will free room, and nothing admitted in this cycle could become a
+    /// preemption candidate for a workload that failed to preempt in it.
+    pub settled: bool,
 }
 
 impl CycleOutput {
@@ -216,16 +221,19 @@ impl NodeFitFailure {
                 "pod set {name}: no node matches its flavors, node selector and tolerations"
             );
         }
-        if self.placed == 0 {
-            format!(
+        match self.placed {
+            Some(0) => format!(
                 "pod set {name}: none of its {} pods fits on any of the {} eligible nodes",
                 self.count, self.eligible_nodes
-            )
-        } else {
-            format!(
-                "pod set {name}: only {} of its {} pods fit on the {} eligible nodes",
-                self.placed, self.count, self.eligible_nodes
-            )
+            ),
+            Some(placed) => format!(
+                "pod set {name}: only {placed} of its {} pods fit on the {} eligible nodes",
+                self.count, self.eligible_nodes
+            ),
+            None => format!(
+                "pod set {name}: its {} pods do not fit on the {} eligible nodes",
+                self.count, self.eligible_nodes
+            ),
         }
     }
 }

@@ -20,10 +20,8 @@ use crate::usage::Scratch;
 
 /// Checks every invariant; the error says which one broke and where.
 pub fn check(model: &Model) -> Result<(), String> {
-    let mut recount = Scratch::new(crate::usage::Usage::zero(
-        model.usage().node_alloc.len(),
-        model.usage().quota.len(),
-    ));
+    model.usage().check_indexes()?;
+    let mut recount = Scratch::new(model.usage().empty_like());
     for (i, w) in model.workloads().iter().enumerate() {
         let id = crate::ids::WorkloadId(i as u32);
         let queue = model.queue(w.cq);

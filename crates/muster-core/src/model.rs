@@ -249,6 +249,31 @@ pub struct CqQueue {
     pub pending: BTreeSet<QueueKey>,
     /// Admitted workloads.
     pub admitted: BTreeSet<WorkloadId>,
+    /// How many admitted workloads have each priority.
+    admitted_priorities: BTreeMap<i32, u32>,
+}
+
+impl CqQueue {
+    /// The lowest priority among the admitted workloads.
+    pub fn lowest_admitted_priority(&self) -> Option<i32> {
+        self.admitted_priorities.keys().next().copied()
+    }
+
+    fn admit(&mut self, id: WorkloadId, priority: i32) {
+        self.admitted.insert(id);
+        *self.admitted_priorities.entry(priority).or_default() += 1;
+    }
+
+    fn release(&mut self, id: WorkloadId, priority: i32) {
+        if self.admitted.remove(&id)
+            && let Some(n) = self.admitted_priorities.get_mut(&priority)
+        {
+            *n -= 1;
+            if *n == 0 {
+                self.admitted_priorities.remove(&priority);
+            }
+        }
+    }
 }
 
 /// The cluster and everything queued and running on it.
@@ -256,7 +281,7 @@ pub struct CqQueue {
 pub struct Model {
     resources: ResourceTable,
     nodes: Vec<Node>,
-    capacity: Vec<Quantity>,
+    capacity: std::sync::Arc<[Quantity]>,
     node_index: BTreeMap<String, NodeId>,
     flavors: Vec<Flavor>,
     flavor_index: BTreeMap<String, FlavorId>,
@@ -271,6 +296,8 @@ pub struct Model {
     nominated: BTreeSet<WorkloadId>,
     shapes: ShapeTable,
     usage: Usage,
+    /// The same cluster with nothing running, for judging admissibility.
+    empty: Usage,
 }
 
 fn duplicate(kind: &'static str, name: &str) -> ModelError {
@@ -547,7 +574,13 @@ impl Model {
             cluster_queues[i].peers = peers;
         }
 
-        let usage = Usage::zero(nodes.len() * r_count, quota.node_count() * quota.fr_count());
+        let capacity: std::sync::Arc<[Quantity]> = capacity.into();
+        let usage = Usage::new(
+            capacity.clone(),
+            r_count,
+            quota.node_count() * quota.fr_count(),
+        );
+        let empty = usage.clone();
         Ok(Model {
             resources,
             nodes,
@@ -566,6 +599,7 @@ impl Model {
             nominated: BTreeSet::new(),
             shapes: ShapeTable::default(),
             usage,
+            empty,
         })
     }
 
@@ -696,7 +730,7 @@ impl Model {
                     .iter()
                     .map(|f| self.flavors[f.index()].view())
                     .collect();
-                let node_set = self.shapes.node_set_for(
+                let (node_set, new_members) = self.shapes.node_set_for(
                     NodeSetKey {
                         flavors: flavor_ids.clone(),
                         selector: selector.clone(),
@@ -705,6 +739,10 @@ impl Model {
                     &self.nodes,
                     &views,
                 );
+                if let Some(members) = new_members {
+                    self.usage.add_set(members.clone());
+                    self.empty.add_set(members);
+                }
                 let mut quota = Vec::new();
                 let mut resource_flavors = Vec::new();
                 for (r, q) in request.iter() {
@@ -811,8 +849,8 @@ impl Model {
                     admission: admission.clone(),
                     at: now,
                 };
-                let cq = w.cq;
-                self.queues[cq.index()].admitted.insert(id);
+                let (cq, priority) = (w.cq, w.priority);
+                self.queues[cq.index()].admit(id, priority);
                 self.unscreened.remove(&id);
                 self.nominated.remove(&id);
             }
@@ -864,8 +902,11 @@ impl Model {
         };
         let admission = admission.clone();
         self.charge(&admission, -1);
-        let cq = self.workloads[id.index()].cq;
-        self.queues[cq.index()].admitted.remove(&id);
+        let (cq, priority) = (
+            self.workloads[id.index()].cq,
+            self.workloads[id.index()].priority,
+        );
+        self.queues[cq.index()].release(id, priority);
         Ok(admission)
     }
 
@@ -878,7 +919,7 @@ impl Model {
 
     /// Adds (`sign` 1) or removes (`sign` -1) an admission's usage to the model's own usage.
     fn charge(&mut self, admission: &Admission, sign: i8) {
-        let usage = std::mem::replace(&mut self.usage, Usage::zero(0, 0));
+        let usage = std::mem::take(&mut self.usage);
         let mut s = Scratch::new(usage);
         self.charge_into(&mut s, admission, sign);
         self.usage = s.into_usage();
@@ -886,17 +927,22 @@ impl Model {
 
     /// Adds or removes an admission's node allocations and quota usage in `s`.
     pub(crate) fn charge_into(&self, s: &mut Scratch, admission: &Admission, sign: i8) {
-        let w = &self.workloads[admission.workload.index()];
-        let shape = self.shapes.shape(w.shape);
-        let cq_node = self.cluster_queues[w.cq.index()].quota_node;
+        self.charge_nodes_into(s, admission, sign);
+        self.charge_quota_into(s, admission, sign);
+    }
+
+    /// Adds or removes an admission's pods on their nodes in `s`.
+    pub(crate) fn charge_nodes_into(&self, s: &mut Scratch, admission: &Admission, sign: i8) {
+        let shape = self.shape_of(admission.workload);
         let r_count = self.resources.len();
-        let pods = self.resources.pods().index();
+        let pods = self.resources.pods();
+        let one = Quantity::from_units(1);
         let mut pod = 0usize;
-        for (pi, ps) in shape.pod_sets.iter().enumerate() {
+        for ps in &shape.pod_sets {
             for _ in 0..ps.count {
                 let node = admission.placements[pod].index();
                 pod += 1;
-                for (r, q) in ps.request.iter() {
+                for (r, q) in ps.request.iter().chain([(pods, one)]) {
                     let cell = node * r_count + r.index();
                     let v = if sign > 0 {
                         s.node(cell) + q
@@ -905,15 +951,16 @@ impl Model {
                     };
                     s.set_node(cell, v);
                 }
-                let cell = node * r_count + pods;
-                let one = Quantity::from_units(1);
-                let v = if sign > 0 {
-                    s.node(cell) + one
-                } else {
-                    s.node(cell) - one
-                };
-                s.set_node(cell, v);
             }
+        }
+    }
+
+    /// Adds or removes an admission's quota usage in `s`.
+    pub(crate) fn charge_quota_into(&self, s: &mut Scratch, admission: &Admission, sign: i8) {
+        let w = &self.workloads[admission.workload.index()];
+        let shape = self.shapes.shape(w.shape);
+        let cq_node = self.cluster_queues[w.cq.index()].quota_node;
+        for (pi, ps) in shape.pod_sets.iter().enumerate() {
             let option = &ps.options[admission.options[pi] as usize];
             for &(fr, q) in &option.quota {
                 let delta = if sign > 0 { q } else { -q };
@@ -1038,6 +1085,21 @@ impl Model {
     /// A scratch copy of the current usage, for what-ifs.
     pub fn scratch(&self) -> Scratch {
         Scratch::new(self.usage.clone())
+    }
+
+    /// Lends the current usage and the empty-cluster usage to a cycle, which must give them
+    /// back unchanged with [`Model::return_usage`].
+    pub(crate) fn lend_usage(&mut self) -> (Usage, Usage) {
+        (
+            std::mem::take(&mut self.usage),
+            std::mem::take(&mut self.empty),
+        )
+    }
+
+    /// Takes back what [`Model::lend_usage`] lent.
+    pub(crate) fn return_usage(&mut self, usage: Usage, empty: Usage) {
+        self.usage = usage;
+        self.empty = empty;
     }
 
     /// A pod set's name.

@@ -13,7 +13,7 @@
 use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
-use crate::ids::NodeId;
+use crate::ids::{NodeId, NodeSetId};
 use crate::quantity::Quantity;
 use crate::resource::{Request, ResourceId};
 use crate::usage::Scratch;
@@ -40,6 +40,38 @@ pub(crate) struct NodeTables<'a> {
 }
 
 impl NodeTables<'_> {
+    /// Whether a pod fits on a node (cheap: comparisons only).
+    #[inline]
+    fn fits(&self, s: &Scratch, node: NodeId, request: &Request) -> bool {
+        let base = node.index() * self.resources;
+        let pods_cell = base + self.pods.index();
+        if s.node(pods_cell) + Quantity::from_units(1) > self.capacity[pods_cell] {
+            return false;
+        }
+        request.iter().all(|(r, q)| {
+            let cell = base + r.index();
+            s.node(cell) + q <= self.capacity[cell]
+        })
+    }
+
+    /// The node's score for a pod that fits.
+    #[inline]
+    fn score(&self, s: &Scratch, node: NodeId, request: &Request, scoring: Scoring) -> i64 {
+        if request.is_empty() {
+            return 0;
+        }
+        let base = node.index() * self.resources;
+        let mut total: i64 = 0;
+        for (r, q) in request.iter() {
+            let cell = base + r.index();
+            let (after, cap) = ((s.node(cell) + q).milli(), self.capacity[cell].milli());
+            match scoring {
+                Scoring::MostAllocated => total += percent(after, cap),
+            }
+        }
+        total / request.len() as i64
+    }
+
     /// The node's score for a pod, or `None` if the pod does not fit.
     #[inline]
     fn fit_score(
@@ -49,27 +81,8 @@ impl NodeTables<'_> {
         request: &Request,
         scoring: Scoring,
     ) -> Option<i64> {
-        let base = node.index() * self.resources;
-        let pods_cell = base + self.pods.index();
-        if s.node(pods_cell) + Quantity::from_units(1) > self.capacity[pods_cell] {
-            return None;
-        }
-        let mut total: i128 = 0;
-        for (r, q) in request.iter() {
-            let cell = base + r.index();
-            let cap = self.capacity[cell];
-            let after = s.node(cell) + q;
-            if after > cap {
-                return None;
-            }
-            match scoring {
-                Scoring::MostAllocated => total += after.milli() * 100 / cap.milli(),
-            }
-        }
-        if request.is_empty() {
-            return Some(0);
-        }
-        Some((total / request.len() as i128) as i64)
+        self.fits(s, node, request)
+            .then(|| self.score(s, node, request, scoring))
     }
 
     /// Allocates one pod on a node in `s`.
@@ -84,44 +97,80 @@ impl NodeTables<'_> {
         s.set_node(cell, s.node(cell) + Quantity::from_units(1));
     }
 
-    /// Places `count` pods asking `request` on `eligible` nodes, appending each pod's node to
-    /// `out`. On failure returns how many pods were placed; their allocations are left in
-    /// `s` for the caller to roll back.
+    /// Places `count` pods asking `request` on the nodes of `set`, appending each pod's node
+    /// to `out`.
+    ///
+    /// Only nodes with room in the request's most selective resource are visited (the node
+    /// set's free-capacity index finds them). On failure returns how many pods were placed,
+    /// or `None` when `quick_reject` let the index rule the pod set out without counting
+    /// (the nodes together lack the room); allocations made are left in `s` for the caller
+    /// to roll back.
+    #[allow(clippy::too_many_arguments)]
     pub fn place_pod_set(
         &self,
         s: &mut Scratch,
-        eligible: &[NodeId],
+        set: NodeSetId,
         request: &Request,
         count: u32,
         scoring: Scoring,
+        quick_reject: bool,
         out: &mut Vec<NodeId>,
-    ) -> Result<(), u32> {
+    ) -> Result<(), Option<u32>> {
+        let one_pod = Quantity::from_units(1).milli();
+        let idx = s.usage().free_index(set);
+        let pods = self.pods.index();
+        // Each (resource index, request per pod), the pod slot included.
+        let needs = request
+            .iter()
+            .map(|(r, q)| (r.index(), q.milli()))
+            .chain([(pods, one_pod)]);
+        // The most selective resource: the largest request relative to the most any node has
+        // free (compared by cross-multiplying: no division).
+        let mut selective: Option<(usize, i128, i128)> = None; // (resource, q, max free)
+        for (r, q) in needs {
+            let max = i128::from(idx.max_free(r));
+            if max < q {
+                return Err(Some(0));
+            }
+            if quick_reject && idx.total_free(r) < q * i128::from(count) {
+                return Err(None);
+            }
+            if selective.is_none_or(|(_, bq, bmax)| q * bmax > bq * max) {
+                selective = Some((r, q, max));
+            }
+        }
+        let mut candidates = Vec::new();
+        if let Some((r, q, _)) = selective {
+            idx.members_with(r, q as i64, &mut candidates);
+        }
         if count == 1 {
-            // One pod: a linear scan, no heap.
+            // One pod: the best fitting node, no heap.
             let mut best: Option<(i64, NodeId)> = None;
-            for &n in eligible {
+            for &n in &candidates {
                 if let Some(score) = self.fit_score(s, n, request, scoring)
                     && best.is_none_or(|(b, _)| score > b)
                 {
                     best = Some((score, n));
                 }
             }
-            let Some((_, n)) = best else { return Err(0) };
+            let Some((_, n)) = best else {
+                return Err(Some(0));
+            };
             self.allocate(s, n, request);
             out.push(n);
             return Ok(());
         }
-        let candidates: Vec<(i64, Reverse<NodeId>)> = eligible
+        let scored: Vec<(i64, Reverse<NodeId>)> = candidates
             .iter()
             .filter_map(|&n| {
                 self.fit_score(s, n, request, scoring)
                     .map(|sc| (sc, Reverse(n)))
             })
             .collect();
-        let mut heap = BinaryHeap::from(candidates);
+        let mut heap = BinaryHeap::from(scored);
         for placed in 0..count {
             let Some((_, Reverse(n))) = heap.pop() else {
-                return Err(placed);
+                return Err(Some(placed));
             };
             self.allocate(s, n, request);
             out.push(n);
@@ -133,48 +182,70 @@ impl NodeTables<'_> {
     }
 }
 
+/// `part × 100 / whole` for `0 <= part <= whole`, a percentage in `0..=100`, in 64-bit
+/// arithmetic when that is exact (128-bit division is many times slower and this runs for
+/// every candidate node).
+#[inline]
+fn percent(part: i128, whole: i128) -> i64 {
+    if whole <= 0 {
+        return 0;
+    }
+    if whole < i128::from(i64::MAX / 100) {
+        (part as i64 * 100) / whole as i64
+    } else {
+        (part * 100 / whole) as i64
+    }
+}
+
 #[cfg(test)]
 mod tests {
+    use std::sync::Arc;
+
     use super::*;
     use crate::usage::Usage;
 
     const CPU: ResourceId = ResourceId(0);
     const PODS: ResourceId = ResourceId(1);
+    const ALL: NodeSetId = NodeSetId(0);
 
-    fn setup(cpus: &[i64]) -> (Vec<Quantity>, Scratch) {
+    /// Nodes with these cpus and pod slots, all in node set 0.
+    fn setup(nodes: &[(i64, i64)]) -> (Arc<[Quantity]>, Scratch) {
         let mut cap = Vec::new();
-        for &c in cpus {
-            cap.push(Quantity::from_units(c));
-            cap.push(Quantity::from_units(110));
+        for &(cpu, pods) in nodes {
+            cap.push(Quantity::from_units(cpu));
+            cap.push(Quantity::from_units(pods));
         }
-        let s = Scratch::new(Usage::zero(cap.len(), 0));
-        (cap, s)
+        let cap: Arc<[Quantity]> = cap.into();
+        let mut usage = Usage::new(cap.clone(), 2, 0);
+        usage.add_set((0..nodes.len() as u32).map(NodeId).collect());
+        (cap, Scratch::new(usage))
     }
 
     fn cpu(n: i64) -> Request {
         Request::new([(CPU, Quantity::from_units(n))])
     }
 
-    fn nodes(n: u32) -> Vec<NodeId> {
-        (0..n).map(NodeId).collect()
+    fn tables(cap: &[Quantity]) -> NodeTables<'_> {
+        NodeTables {
+            capacity: cap,
+            resources: 2,
+            pods: PODS,
+        }
     }
 
     #[test]
     fn most_allocated_packs_the_fullest_node_first() {
-        let (cap, mut s) = setup(&[8, 8, 4]);
-        let t = NodeTables {
-            capacity: &cap,
-            resources: 2,
-            pods: PODS,
-        };
+        let (cap, mut s) = setup(&[(8, 110), (8, 110), (4, 110)]);
+        let t = tables(&cap);
         let mut out = Vec::new();
         // 4 cpu on a 4-cpu node scores 100, on an 8-cpu node 50.
         t.place_pod_set(
             &mut s,
-            &nodes(3),
+            ALL,
             &cpu(4),
             1,
             Scoring::MostAllocated,
+            true,
             &mut out,
         )
         .unwrap();
@@ -182,78 +253,86 @@ mod tests {
         // Two more: node 0 (tie with node 1, lower name) then node 0 again (now fullest).
         t.place_pod_set(
             &mut s,
-            &nodes(3),
+            ALL,
             &cpu(2),
             2,
             Scoring::MostAllocated,
+            true,
             &mut out,
         )
         .unwrap();
         assert_eq!(out, [NodeId(2), NodeId(0), NodeId(0)]);
+        s.usage().check_indexes().unwrap();
     }
 
     #[test]
     fn a_gang_that_does_not_fit_reports_how_far_it_got() {
-        let (cap, mut s) = setup(&[4, 4]);
-        let t = NodeTables {
-            capacity: &cap,
-            resources: 2,
-            pods: PODS,
-        };
+        let (cap, mut s) = setup(&[(4, 110), (4, 110)]);
+        let t = tables(&cap);
         let mut out = Vec::new();
         let r = t.place_pod_set(
             &mut s,
-            &nodes(2),
+            ALL,
             &cpu(3),
             3,
             Scoring::MostAllocated,
+            false,
             &mut out,
         );
-        assert_eq!(r, Err(2));
+        assert_eq!(r, Err(Some(2)));
         assert_eq!(out, [NodeId(0), NodeId(1)]);
     }
 
     #[test]
-    fn pod_slots_are_capacity_too() {
-        let cap = vec![Quantity::from_units(64), Quantity::from_units(2)];
-        let mut s = Scratch::new(Usage::zero(2, 0));
-        let t = NodeTables {
-            capacity: &cap,
-            resources: 2,
-            pods: PODS,
-        };
+    fn quick_reject_rules_out_without_placing() {
+        let (cap, mut s) = setup(&[(4, 110), (4, 110)]);
+        let t = tables(&cap);
         let mut out = Vec::new();
         let r = t.place_pod_set(
             &mut s,
-            &nodes(1),
+            ALL,
+            &cpu(3),
+            3,
+            Scoring::MostAllocated,
+            true,
+            &mut out,
+        );
+        assert_eq!(r, Err(None));
+        assert!(out.is_empty());
+    }
+
+    #[test]
+    fn pod_slots_are_capacity_too() {
+        let (cap, mut s) = setup(&[(64, 2)]);
+        let t = tables(&cap);
+        let mut out = Vec::new();
+        let r = t.place_pod_set(
+            &mut s,
+            ALL,
             &cpu(1),
             3,
             Scoring::MostAllocated,
+            false,
             &mut out,
         );
-        assert_eq!(r, Err(2), "a node holds at most its allocatable pods");
+        assert_eq!(r, Err(Some(2)), "a node holds at most its allocatable pods");
     }
 
     #[test]
     fn fragmentation_free_total_is_not_enough() {
         // 4 free cpus in total, but no node has 3.
-        let (cap, mut s) = setup(&[2, 2]);
-        let t = NodeTables {
-            capacity: &cap,
-            resources: 2,
-            pods: PODS,
-        };
+        let (cap, mut s) = setup(&[(2, 110), (2, 110)]);
+        let t = tables(&cap);
         let mut out = Vec::new();
-        assert_eq!(
-            t.place_pod_set(
-                &mut s,
-                &nodes(2),
-                &cpu(3),
-                1,
-                Scoring::MostAllocated,
-                &mut out
-            ),
-            Err(0)
+        let r = t.place_pod_set(
+            &mut s,
+            ALL,
+            &cpu(3),
+            1,
+            Scoring::MostAllocated,
+            true,
+            &mut out,
         );
+        assert_eq!(r, Err(Some(0)));
     }
 }

@@ -50,26 +50,10 @@ pub(crate) fn find_victims(
         needed = totals.iter().map(|(fr, _)| *fr).collect();
     }
 
-    let mut candidates = find_candidates(cycle, w, &needed);
+    let candidates = find_candidates(cycle, w, &needed);
     if candidates.is_empty() {
         return None;
     }
-    candidates.sort_by_key(|&c| {
-        let cw = model.workload(c);
-        let admitted_at = cw.admission().map(|(_, at)| at).unwrap_or_default();
-        (
-            cw.cq == w.cq,
-            cw.priority,
-            Reverse(admitted_at),
-            cw.key.clone(),
-        )
-    });
-    let same_queue: Vec<WorkloadId> = candidates
-        .iter()
-        .copied()
-        .filter(|&c| model.workload(c).cq == w.cq)
-        .collect();
-
     let trial = Trial {
         preemptor: w,
         search,
@@ -77,6 +61,17 @@ pub(crate) fn find_victims(
         totals: &totals,
         needed: &needed,
     };
+    // Every attempt below removes a subset of these candidates: if freeing all of them could
+    // not make room, none can.
+    if !trial.could_fit_without(cycle, &candidates) {
+        return None;
+    }
+    let mut candidates = candidates;
+    let same_queue: Vec<WorkloadId> = candidates
+        .iter()
+        .copied()
+        .filter(|&c| model.workload(c).cq == w.cq)
+        .collect();
     if same_queue.len() == candidates.len() {
         return trial.minimal(cycle, &candidates, true, None);
     }
@@ -106,8 +101,53 @@ pub(crate) fn find_victims(
     trial.minimal(cycle, &same_queue, true, None)
 }
 
-/// Admitted workloads the policies allow to preempt and that use a needed resource.
-fn find_candidates(cycle: &Cycle<'_>, w: &Workload, needed: &[FrId]) -> Vec<WorkloadId> {
+/// Whether the policies could allow any candidate at all (a cheap upper bound, so that a
+/// workload nothing can make room for does not pay for a search).
+pub(crate) fn may_have_candidates(cycle: &Cycle<'_>, id: WorkloadId) -> bool {
+    let model = cycle.model;
+    let w = model.workload(id);
+    let cq = model.cluster_queue(w.cq);
+    let within = cq.preemption.within_cluster_queue;
+    if within != WithinClusterQueue::Never
+        && let Some(lowest) = model.queue(w.cq).lowest_admitted_priority()
+        && (lowest < w.priority
+            || (lowest == w.priority && within == WithinClusterQueue::LowerOrNewerEqualPriority))
+    {
+        return true;
+    }
+    let reclaim = cq.preemption.reclaim_within_cohort;
+    if cq.cohort.is_none() || reclaim == ReclaimWithinCohort::Never {
+        return false;
+    }
+    let tree = model.quota();
+    cq.peers.iter().any(|&peer| {
+        let queue = model.queue(peer);
+        let lowest_ok = match queue.lowest_admitted_priority() {
+            None => false,
+            Some(lowest) => reclaim == ReclaimWithinCohort::Any || lowest < w.priority,
+        };
+        let node = model.cluster_queue(peer).quota_node;
+        lowest_ok
+            && (0..tree.fr_count())
+                .any(|fr| tree.is_borrowing(&cycle.s, node, crate::ids::FrId(fr as u32)))
+    })
+}
+
+/// The order in which candidates of one queue are tried: lower priority first, then most
+/// recently admitted, then namespace/name.
+fn victim_order(
+    model: &crate::model::Model,
+    c: WorkloadId,
+) -> (i32, Reverse<crate::time::Time>, &crate::model::WorkloadKey) {
+    let cw = model.workload(c);
+    let admitted_at = cw.admission().map(|(_, at)| at).unwrap_or_default();
+    (cw.priority, Reverse(admitted_at), &cw.key)
+}
+
+/// Admitted workloads the policies allow to preempt and that use a needed resource, in
+/// Kueue's order: other queues' first, then the preemptor's own; within each, lower
+/// priority, then most recently admitted, then namespace/name.
+fn find_candidates(cycle: &mut Cycle<'_>, w: &Workload, needed: &[FrId]) -> Vec<WorkloadId> {
     let model = cycle.model;
     let cq = model.cluster_queue(w.cq);
     let uses_needed = |c: WorkloadId| -> bool {
@@ -127,44 +167,53 @@ fn find_candidates(cycle: &Cycle<'_>, w: &Workload, needed: &[FrId]) -> Vec<Work
                     .any(|(fr, _)| needed.contains(fr))
             })
     };
-    let mut out = Vec::new();
-    let within = cq.preemption.within_cluster_queue;
-    if within != WithinClusterQueue::Never {
-        for &c in &model.queue(w.cq).admitted {
-            if cycle.removed.contains(&c) {
-                continue;
-            }
-            let cw = model.workload(c);
-            let allowed = cw.priority < w.priority
-                || (cw.priority == w.priority
-                    && within == WithinClusterQueue::LowerOrNewerEqualPriority
-                    && w.queue_ts < cw.queue_ts);
-            if allowed && uses_needed(c) {
-                out.push(c);
-            }
-        }
+    for &q in cq.peers.iter().chain([&w.cq]) {
+        cycle.ensure_admitted_list(q);
     }
+    let cycle: &Cycle<'_> = cycle;
+    let admitted = |q: CqId| cycle.admitted_lists[q.index()].as_deref().unwrap_or(&[]);
+    let mut others = Vec::new();
     let reclaim = cq.preemption.reclaim_within_cohort;
     if cq.cohort.is_some() && reclaim != ReclaimWithinCohort::Never {
         for &peer in &cq.peers {
             if !is_borrowing(cycle, peer, needed) {
                 continue;
             }
-            for &c in &model.queue(peer).admitted {
-                if cycle.removed.contains(&c) {
-                    continue;
-                }
+            for &c in admitted(peer) {
                 let cw = model.workload(c);
                 if reclaim == ReclaimWithinCohort::LowerPriority && cw.priority >= w.priority {
-                    continue;
+                    break; // sorted by priority: none further is lower
                 }
-                if uses_needed(c) {
-                    out.push(c);
+                if !cycle.removed.contains(&c) && uses_needed(c) {
+                    others.push(c);
                 }
             }
         }
+        others.sort_by(|&a, &b| victim_order(model, a).cmp(&victim_order(model, b)));
     }
-    out
+    let within = cq.preemption.within_cluster_queue;
+    if within != WithinClusterQueue::Never {
+        for &c in admitted(w.cq) {
+            let cw = model.workload(c);
+            if cw.priority > w.priority {
+                break;
+            }
+            let allowed = cw.priority < w.priority
+                || (within == WithinClusterQueue::LowerOrNewerEqualPriority
+                    && w.queue_ts < cw.queue_ts);
+            if allowed && !cycle.removed.contains(&c) && uses_needed(c) {
+                others.push(c);
+            }
+        }
+    }
+    others
+}
+
+/// A queue's admitted workloads in [`victim_order`].
+pub(crate) fn admitted_in_order(model: &crate::model::Model, cq: CqId) -> Vec<WorkloadId> {
+    let mut v: Vec<WorkloadId> = model.queue(cq).admitted.iter().copied().collect();
+    v.sort_by(|&a, &b| victim_order(model, a).cmp(&victim_order(model, b)));
+    v
 }
 
 /// Whether a ClusterQueue uses more than its nominal quota of any of `frs`.
@@ -189,6 +238,67 @@ impl Trial<'_, '_> {
         cycle.model.cluster_queue(self.preemptor.cq).quota_node
     }
 
+    /// A necessary condition for the preemptor to fit once `candidates` are gone: for each
+    /// quota it needs, what is available plus what the candidates use; for each resource of
+    /// its first pod set, the free room of its nodes plus what the candidates hold there.
+    fn could_fit_without(&self, cycle: &Cycle<'_>, candidates: &[WorkloadId]) -> bool {
+        let model = cycle.model;
+        let tree = model.quota();
+        let node = self.cq_node(cycle);
+        let admission_of = |c: WorkloadId| model.workload(c).admission().map(|(a, _)| a);
+        for &(fr, q) in self.totals {
+            let mut room = tree.available(&cycle.s, node, fr);
+            for &c in candidates {
+                if room >= q {
+                    break;
+                }
+                let Some(a) = admission_of(c) else { continue };
+                let shape = model.shape_of(c);
+                for (ps, &o) in shape.pod_sets.iter().zip(&a.options) {
+                    for &(f, used) in &ps.options[o as usize].quota {
+                        if f == fr {
+                            room += used;
+                        }
+                    }
+                }
+            }
+            if room < q {
+                return false;
+            }
+        }
+        let first = &self.search.shape.pod_sets[0];
+        let set = first.options[self.choice[0] as usize].node_set;
+        let index = cycle.s.usage().free_index(set);
+        let pods = model.resources().pods();
+        let one = crate::quantity::Quantity::from_units(1);
+        let needs = first.request.iter().chain([(pods, one)]);
+        for (r, q) in needs {
+            let need = q.milli() * i128::from(first.count);
+            let mut room = index.total_free(r.index());
+            for &c in candidates {
+                if room >= need {
+                    break;
+                }
+                let Some(a) = admission_of(c) else { continue };
+                let shape = model.shape_of(c);
+                let mut k = 0;
+                for ps in &shape.pod_sets {
+                    let per_pod = if r == pods { one } else { ps.request.get(r) };
+                    for _ in 0..ps.count {
+                        if index.members().binary_search(&a.placements[k]).is_ok() {
+                            room += per_pod.milli();
+                        }
+                        k += 1;
+                    }
+                }
+            }
+            if room < need {
+                return false;
+            }
+        }
+        true
+    }
+
     /// Whether the preemptor's queue is below its nominal quota in every needed resource.
     fn under_nominal(&self, cycle: &Cycle<'_>) -> bool {
         let tree = cycle.model.quota();
@@ -200,16 +310,41 @@ impl Trial<'_, '_> {
 
     /// Whether the preemptor fits now: quota (borrowing as allowed) and nodes.
     fn fits(&self, cycle: &mut Cycle<'_>, allow_borrowing: bool) -> bool {
-        let tree = cycle.model.quota();
-        let node = self.cq_node(cycle);
-        for &(fr, q) in self.totals {
-            if !allow_borrowing && tree.usage(&cycle.s, node, fr) + q > tree.subtree(node, fr) {
-                return false;
-            }
-            if q > tree.available(&cycle.s, node, fr) {
-                return false;
+        self.quota_fits(cycle, allow_borrowing) && self.placement_fits(cycle)
+    }
+
+    /// Removes (`sign` -1) or restores (1) a candidate's nodes (`nodes`) or quota usage.
+    fn charge(&self, cycle: &mut Cycle<'_>, c: WorkloadId, sign: i8, nodes: bool) {
+        let model = cycle.model;
+        if let Some((admission, _)) = model.workload(c).admission() {
+            if nodes {
+                model.charge_nodes_into(&mut cycle.s, admission, sign);
+            } else {
+                model.charge_quota_into(&mut cycle.s, admission, sign);
             }
         }
+    }
+
+    fn remove(&self, cycle: &mut Cycle<'_>, c: WorkloadId) {
+        self.charge(cycle, c, -1, false);
+        self.charge(cycle, c, -1, true);
+    }
+
+    fn restore(&self, cycle: &mut Cycle<'_>, c: WorkloadId) {
+        self.charge(cycle, c, 1, false);
+        self.charge(cycle, c, 1, true);
+    }
+
+    fn quota_fits(&self, cycle: &Cycle<'_>, allow_borrowing: bool) -> bool {
+        let tree = cycle.model.quota();
+        let node = self.cq_node(cycle);
+        self.totals.iter().all(|&(fr, q)| {
+            (allow_borrowing || tree.usage(&cycle.s, node, fr) + q <= tree.subtree(node, fr))
+                && q <= tree.available(&cycle.s, node, fr)
+        })
+    }
+
+    fn placement_fits(&self, cycle: &mut Cycle<'_>) -> bool {
         cycle.out.counters.placements += 1;
         let mark = cycle.s.mark();
         let placed = self
@@ -220,20 +355,13 @@ impl Trial<'_, '_> {
         placed
     }
 
-    fn remove(&self, cycle: &mut Cycle<'_>, c: WorkloadId) {
-        let model = cycle.model;
-        if let Some((admission, _)) = model.workload(c).admission() {
-            model.charge_into(&mut cycle.s, admission, -1);
-        }
-    }
-
-    fn restore(&self, cycle: &mut Cycle<'_>, c: WorkloadId) {
-        let model = cycle.model;
-        if let Some((admission, _)) = model.workload(c).admission() {
-            model.charge_into(&mut cycle.s, admission, 1);
-        }
-    }
-
+    /// Kueue's minimal preemption: remove candidates in order until the preemptor fits,
+    /// then give back what it does not need.
+    ///
+    /// Same result as trying "fits?" after every removal, with far fewer gang placements:
+    /// removals are first applied with quota checks only (cheap), then, since removing more
+    /// never makes nodes fuller, the first removal after which the gang is placeable is
+    /// found by bisection over the steps where quota fits.
     fn minimal(
         &self,
         cycle: &mut Cycle<'_>,
@@ -242,8 +370,16 @@ impl Trial<'_, '_> {
         threshold: Option<i32>,
     ) -> Option<Vec<Victim>> {
         let mark = cycle.s.mark();
-        let mut targets: Vec<Victim> = Vec::new();
-        let mut fits = false;
+        // Phase 1: remove candidates in order from quota only (cheap), noting after each the
+        // borrowing rule then in force and whether quota fits. Nodes only get emptier along
+        // the sequence, so placement is probed at the 1st, 2nd, 4th, 8th... step where quota
+        // fits (their pods leaving their nodes only then), stopping at the first that fits.
+        let mut steps: Vec<(Victim, bool, bool)> = Vec::new();
+        let mut quota_steps: Vec<usize> = Vec::new();
+        let mut nodes_freed = 0usize; // steps whose pods have left their nodes
+        let mut next_probe = 1usize;
+        let mut probed_fail: Option<usize> = None; // index into quota_steps
+        let mut probed_fit: Option<usize> = None;
         for &c in candidates {
             let cw = cycle.model.workload(c);
             let same = cw.cq == self.preemptor.cq;
@@ -262,20 +398,79 @@ impl Trial<'_, '_> {
                     }
                 }
             }
-            self.remove(cycle, c);
-            targets.push(Victim {
-                workload: c,
-                reason,
-            });
-            if self.fits(cycle, allow_borrowing) {
-                fits = true;
-                break;
+            self.charge(cycle, c, -1, false);
+            let quota_ok = self.quota_fits(cycle, allow_borrowing);
+            steps.push((
+                Victim {
+                    workload: c,
+                    reason,
+                },
+                allow_borrowing,
+                quota_ok,
+            ));
+            if quota_ok {
+                quota_steps.push(steps.len() - 1);
+                if quota_steps.len() == next_probe {
+                    for (v, _, _) in &steps[nodes_freed..] {
+                        self.charge(cycle, v.workload, -1, true);
+                    }
+                    nodes_freed = steps.len();
+                    if self.placement_fits(cycle) {
+                        probed_fit = Some(quota_steps.len() - 1);
+                        break;
+                    }
+                    probed_fail = Some(quota_steps.len() - 1);
+                    next_probe *= 2;
+                }
             }
         }
-        if !fits {
+        // The state "after step `to`", rebuilt from the start.
+        let state_after = |cycle: &mut Cycle<'_>, to: usize| {
             cycle.s.rollback(mark);
-            return None;
+            for (v, _, _) in &steps[..=to] {
+                self.charge(cycle, v.workload, -1, false);
+                self.charge(cycle, v.workload, -1, true);
+            }
+        };
+        // Phase 2: the first quota-fitting step whose nodes also fit.
+        let hi = match probed_fit {
+            Some(hi) => hi,
+            None => {
+                // If even the last quota-fitting step does not fit the nodes, nothing does.
+                let Some(last) = quota_steps.len().checked_sub(1) else {
+                    cycle.s.rollback(mark);
+                    return None;
+                };
+                if probed_fail == Some(last) {
+                    cycle.s.rollback(mark);
+                    return None;
+                }
+                state_after(cycle, quota_steps[last]);
+                if !self.placement_fits(cycle) {
+                    cycle.s.rollback(mark);
+                    return None;
+                }
+                last
+            }
+        };
+        let (mut lo, mut hi) = (probed_fail.map_or(0, |f| f + 1), hi);
+        while lo < hi {
+            let mid = (lo + hi) / 2;
+            state_after(cycle, quota_steps[mid]);
+            if self.placement_fits(cycle) {
+                hi = mid;
+            } else {
+                lo = mid + 1;
+            }
         }
+        let first = quota_steps[hi];
+        state_after(cycle, first);
+        allow_borrowing = steps[first].1;
+        let mut targets: Vec<Victim> = steps
+            .into_iter()
+            .take(first + 1)
+            .map(|(v, _, _)| v)
+            .collect();
         // Give back, in reverse order, every victim the preemptor does not need. The last
         // one removed is needed by construction.
         let mut i = targets.len().saturating_sub(1);

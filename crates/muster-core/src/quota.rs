@@ -267,6 +267,16 @@ impl QuotaTree {
     /// How much more of `fr` a node can use now, borrowing from its ancestors within every
     /// limit on the way up. May be negative when usage exceeds what is allowed.
     pub fn available(&self, s: &Scratch, n: QuotaNodeId, fr: FrId) -> Quantity {
+        let cell = self.cell(n, fr);
+        if let Some(v) = s.cached(cell) {
+            return v;
+        }
+        let v = self.compute_available(s, n, fr);
+        s.cache(cell, v);
+        v
+    }
+
+    fn compute_available(&self, s: &Scratch, n: QuotaNodeId, fr: FrId) -> Quantity {
         let node = &self.nodes[n.index()];
         let usage = self.usage(s, n, fr);
         let Some(parent) = node.parent else {
@@ -365,7 +375,11 @@ mod tests {
     const B: QuotaNodeId = QuotaNodeId(2);
 
     fn scratch(t: &QuotaTree) -> Scratch {
-        Scratch::new(Usage::zero(0, t.node_count() * t.fr_count()))
+        Scratch::new(Usage::new(
+            std::sync::Arc::from(Vec::new()),
+            1,
+            t.node_count() * t.fr_count(),
+        ))
     }
 
     #[test]

@@ -86,7 +86,7 @@ pub(crate) struct NodeSetKey {
 pub struct ShapeTable {
     shapes: Vec<Shape>,
     shape_index: BTreeMap<ShapeKey, ShapeId>,
-    node_sets: Vec<Vec<NodeId>>,
+    node_sets: Vec<std::sync::Arc<[NodeId]>>,
     node_set_index: BTreeMap<NodeSetKey, NodeSetId>,
 }
 
@@ -129,21 +129,22 @@ impl ShapeTable {
         id
     }
 
-    /// The node set for a key, computed on first use.
+    /// The node set for a key, computed on first use; the members are returned when the set
+    /// is new (the usage must index it).
     pub(crate) fn node_set_for(
         &mut self,
         key: NodeSetKey,
         nodes: &[Node],
         flavors: &[FlavorView<'_>],
-    ) -> NodeSetId {
+    ) -> (NodeSetId, Option<std::sync::Arc<[NodeId]>>) {
         if let Some(id) = self.node_set_index.get(&key) {
-            return *id;
+            return (*id, None);
         }
         let mut tolerations: Vec<&[Toleration]> = vec![&key.tolerations];
         for f in flavors {
             tolerations.push(f.tolerations);
         }
-        let members: Vec<NodeId> = nodes
+        let members: std::sync::Arc<[NodeId]> = nodes
             .iter()
             .enumerate()
             .filter(|(_, n)| {
@@ -156,9 +157,9 @@ impl ShapeTable {
             .map(|(i, _)| NodeId(i as u32))
             .collect();
         let id = NodeSetId(self.node_sets.len() as u32);
-        self.node_sets.push(members);
+        self.node_sets.push(members.clone());
         self.node_set_index.insert(key, id);
-        id
+        (id, Some(members))
     }
 }
 

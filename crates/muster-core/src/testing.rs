@@ -369,10 +369,21 @@ pub fn settle(model: &mut Model, now: crate::time::Time) -> Vec<crate::decision:
         if let Err(e) = crate::invariants::check(model) {
             panic!("invariant broken: {e}");
         }
+        let settled = out.settled;
         if !out.changes_anything() {
             return all;
         }
         all.extend(out.decisions);
+        if settled {
+            // The core says another cycle would decide nothing: prove it.
+            let again = crate::cycle::run_cycle(model, now, &profile);
+            assert!(
+                again.decisions.is_empty(),
+                "a settled cycle was followed by {:?}",
+                again.decisions
+            );
+            return all;
+        }
     }
     panic!("cycles did not settle");
 }

@@ -1,29 +1,199 @@
-//! The mutable counts of a cluster: what each node has allocated and what each quota node
-//! uses, with an undo journal for what-ifs.
+//! The mutable counts of a cluster — what each node has allocated, what each quota node
+//! uses — with an index of free capacity per node set and an undo journal for what-ifs.
 //!
-//! [`Usage`] is the state; [`Scratch`] wraps it with a journal so that a gang placement or a
-//! preemption trial can be rolled back exactly (Volcano's `Statement`, as a log of old cell
-//! values). The model applies its own decisions through a `Scratch` too, so there is one
-//! code path for every change of usage.
+//! [`Usage`] is the state. [`Scratch`] wraps it with a journal of old cell values so that a
+//! gang placement, a preemption trial or a whole cycle can be rolled back exactly (Volcano's
+//! `Statement`, as a log). The model applies its own decisions through a `Scratch` too, so
+//! there is one code path for every change of usage.
+//!
+//! Every change of a node cell also updates the [`FreeIndex`] of each node set the node
+//! belongs to: per resource, a max-tree of the members' free capacity and the total. A fit
+//! query then visits only nodes with enough room in the request's scarcest resource, and
+//! rules out a gang that cannot fit without visiting any (the design's "free-capacity
+//! structures that make a fit query sub-linear").
+//!
+//! Invariant: every index agrees with the cells it summarises ([`Usage::check_indexes`]).
 
+use std::sync::Arc;
+
+use crate::ids::{NodeId, NodeSetId};
 use crate::quantity::Quantity;
 
-/// Allocated node capacity and quota usage, as dense tables.
+/// Free capacity of one node set: per resource, a max-tree over its members and the total.
 #[derive(Clone, Debug, PartialEq, Eq)]
+pub struct FreeIndex {
+    members: Arc<[NodeId]>,
+    /// Leaves per resource tree (a power of two, at least the member count).
+    leaves: usize,
+    /// `tree[r * 2 * leaves + i]`: heap-ordered max-tree of free milli-units; padding
+    /// leaves hold `i64::MIN`.
+    tree: Vec<i64>,
+    /// Total free per resource, milli-units.
+    total: Vec<i128>,
+}
+
+impl FreeIndex {
+    fn build(
+        members: Arc<[NodeId]>,
+        resources: usize,
+        free: impl Fn(NodeId, usize) -> i64,
+    ) -> Self {
+        let leaves = members.len().next_power_of_two().max(1);
+        let mut tree = vec![i64::MIN; resources * 2 * leaves];
+        let mut total = vec![0i128; resources];
+        for (r, sum) in total.iter_mut().enumerate() {
+            let base = r * 2 * leaves;
+            for (pos, &n) in members.iter().enumerate() {
+                let f = free(n, r);
+                tree[base + leaves + pos] = f;
+                *sum += i128::from(f);
+            }
+            for i in (1..leaves).rev() {
+                tree[base + i] = tree[base + 2 * i].max(tree[base + 2 * i + 1]);
+            }
+        }
+        FreeIndex {
+            members,
+            leaves,
+            tree,
+            total,
+        }
+    }
+
+    fn update(&mut self, pos: usize, r: usize, free: i64) {
+        let base = r * 2 * self.leaves;
+        let mut i = self.leaves + pos;
+        self.total[r] += i128::from(free) - i128::from(self.tree[base + i]);
+        self.tree[base + i] = free;
+        while i > 1 {
+            i /= 2;
+            let m = self.tree[base + 2 * i].max(self.tree[base + 2 * i + 1]);
+            if self.tree[base + i] == m {
+                break;
+            }
+            self.tree[base + i] = m;
+        }
+    }
+
+    /// The node set's members, in name order.
+    pub fn members(&self) -> &[NodeId] {
+        &self.members
+    }
+
+    /// The most free of resource `r` on any one member (milli-units).
+    pub fn max_free(&self, r: usize) -> i64 {
+        if self.members.is_empty() {
+            return i64::MIN;
+        }
+        self.tree[r * 2 * self.leaves + 1]
+    }
+
+    /// Total free of resource `r` over the members (milli-units).
+    pub fn total_free(&self, r: usize) -> i128 {
+        self.total[r]
+    }
+
+    /// Appends to `out`, in name order, the members with at least `at_least` free of `r`.
+    pub fn members_with(&self, r: usize, at_least: i64, out: &mut Vec<NodeId>) {
+        let base = r * 2 * self.leaves;
+        let mut stack = vec![1usize];
+        while let Some(i) = stack.pop() {
+            if self.tree[base + i] < at_least {
+                continue;
+            }
+            if i >= self.leaves {
+                out.push(self.members[i - self.leaves]);
+            } else {
+                stack.push(2 * i + 1);
+                stack.push(2 * i);
+            }
+        }
+    }
+}
+
+/// Allocated node capacity, quota usage and the free-capacity indexes of node sets.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
     /// `node_alloc[node * resources + resource]`.
     pub(crate) node_alloc: Vec<Quantity>,
     /// `quota[quota_node * frs + fr]`.
     pub(crate) quota: Vec<Quantity>,
+    capacity: Arc<[Quantity]>,
+    resources: usize,
+    sets: Vec<FreeIndex>,
+    /// For each node, the node sets it belongs to and its position in each.
+    membership: Vec<Vec<(u32, u32)>>,
+}
+
+fn free_of(capacity: &[Quantity], alloc: &[Quantity], cell: usize) -> i64 {
+    let milli = (capacity[cell] - alloc[cell]).milli();
+    milli.clamp(i128::from(i64::MIN + 1), i128::from(i64::MAX)) as i64
 }
 
 impl Usage {
-    /// An all-zero usage for `nodes × resources` node cells and `quota_cells` quota cells.
-    pub fn zero(node_cells: usize, quota_cells: usize) -> Self {
+    /// Nothing allocated on nodes of `capacity` (`resources` per node), no quota used.
+    pub fn new(capacity: Arc<[Quantity]>, resources: usize, quota_cells: usize) -> Self {
+        let nodes = capacity.len().checked_div(resources).unwrap_or(0);
         Usage {
-            node_alloc: vec![Quantity::ZERO; node_cells],
+            node_alloc: vec![Quantity::ZERO; capacity.len()],
             quota: vec![Quantity::ZERO; quota_cells],
+            capacity,
+            resources,
+            sets: Vec::new(),
+            membership: vec![Vec::new(); nodes],
         }
+    }
+
+    /// The same cluster with nothing allocated and no quota used (same node sets).
+    pub fn empty_like(&self) -> Self {
+        let mut empty = Usage::new(self.capacity.clone(), self.resources, self.quota.len());
+        for set in &self.sets {
+            empty.add_set(set.members.clone());
+        }
+        empty
+    }
+
+    /// Indexes a new node set; its id is the number of sets indexed before it.
+    pub(crate) fn add_set(&mut self, members: Arc<[NodeId]>) -> NodeSetId {
+        let id = self.sets.len();
+        for (pos, n) in members.iter().enumerate() {
+            self.membership[n.index()].push((id as u32, pos as u32));
+        }
+        let (capacity, alloc, r) = (&self.capacity, &self.node_alloc, self.resources);
+        self.sets.push(FreeIndex::build(members, r, |n, res| {
+            free_of(capacity, alloc, n.index() * r + res)
+        }));
+        NodeSetId(id as u32)
+    }
+
+    /// The free-capacity index of a node set.
+    pub fn free_index(&self, set: NodeSetId) -> &FreeIndex {
+        &self.sets[set.index()]
+    }
+
+    fn node_changed(&mut self, cell: usize) {
+        let free = free_of(&self.capacity, &self.node_alloc, cell);
+        let (node, r) = (cell / self.resources, cell % self.resources);
+        for &(set, pos) in &self.membership[node] {
+            self.sets[set as usize].update(pos as usize, r, free);
+        }
+    }
+
+    /// Checks that every index agrees with the cells: used by the invariants.
+    pub fn check_indexes(&self) -> Result<(), String> {
+        for (s, set) in self.sets.iter().enumerate() {
+            let fresh = FreeIndex::build(set.members.clone(), self.resources, |n, res| {
+                free_of(
+                    &self.capacity,
+                    &self.node_alloc,
+                    n.index() * self.resources + res,
+                )
+            });
+            if &fresh != set {
+                return Err(format!("free-capacity index of node set {s} is stale"));
+            }
+        }
+        Ok(())
     }
 }
 
@@ -38,19 +208,45 @@ enum Undo {
 pub struct Scratch {
     usage: Usage,
     journal: Vec<Undo>,
+    /// Bumped on every change of quota usage: cached values from another version are stale.
+    quota_version: u64,
+    /// Per quota cell, a value derived from quota usage (what is available) and the version
+    /// it was computed at.
+    quota_cache: Vec<std::cell::Cell<(u64, Quantity)>>,
 }
 
 /// A point in a [`Scratch`]'s journal to roll back to.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct Mark(usize);
 
+impl Mark {
+    /// Before any change.
+    pub const START: Mark = Mark(0);
+}
+
 impl Scratch {
     /// A scratch over `usage`.
     pub fn new(usage: Usage) -> Self {
+        let cells = usage.quota.len();
         Scratch {
             usage,
             journal: Vec::new(),
+            quota_version: 1,
+            quota_cache: vec![std::cell::Cell::new((0, Quantity::ZERO)); cells],
         }
+    }
+
+    /// A value cached for quota cell `i` at the current version of quota usage.
+    #[inline]
+    pub fn cached(&self, i: usize) -> Option<Quantity> {
+        let (version, v) = self.quota_cache[i].get();
+        (version == self.quota_version).then_some(v)
+    }
+
+    /// Caches a value derived from quota usage for cell `i` (until quota usage changes).
+    #[inline]
+    pub fn cache(&self, i: usize, v: Quantity) {
+        self.quota_cache[i].set((self.quota_version, v));
     }
 
     /// The usage as it stands.
@@ -81,6 +277,7 @@ impl Scratch {
         self.journal
             .push(Undo::Node(i as u32, self.usage.node_alloc[i]));
         self.usage.node_alloc[i] = v;
+        self.usage.node_changed(i);
     }
 
     /// Sets quota cell `i`, remembering its old value.
@@ -89,6 +286,7 @@ impl Scratch {
         self.journal
             .push(Undo::Quota(i as u32, self.usage.quota[i]));
         self.usage.quota[i] = v;
+        self.quota_version += 1;
     }
 
     /// The current point of the journal.
@@ -100,17 +298,17 @@ impl Scratch {
     pub fn rollback(&mut self, mark: Mark) {
         while self.journal.len() > mark.0 {
             match self.journal.pop() {
-                Some(Undo::Node(i, v)) => self.usage.node_alloc[i as usize] = v,
-                Some(Undo::Quota(i, v)) => self.usage.quota[i as usize] = v,
+                Some(Undo::Node(i, v)) => {
+                    self.usage.node_alloc[i as usize] = v;
+                    self.usage.node_changed(i as usize);
+                }
+                Some(Undo::Quota(i, v)) => {
+                    self.usage.quota[i as usize] = v;
+                    self.quota_version += 1;
+                }
                 None => break,
             }
         }
-    }
-
-    /// Forgets the journal: changes so far can no longer be undone. Only valid when no
-    /// mark is held.
-    pub fn commit_all(&mut self) {
-        self.journal.clear();
     }
 }
 
@@ -118,20 +316,60 @@ impl Scratch {
 mod tests {
     use super::*;
 
+    fn usage(cpus: &[i64]) -> Usage {
+        let cap: Arc<[Quantity]> = cpus.iter().map(|&c| Quantity::from_units(c)).collect();
+        let mut u = Usage::new(cap, 1, 2);
+        u.add_set((0..cpus.len() as u32).map(NodeId).collect());
+        u
+    }
+
     #[test]
     fn rollback_restores_exactly_and_nests() {
-        let mut s = Scratch::new(Usage::zero(2, 2));
+        let mut s = Scratch::new(usage(&[4, 4]));
         s.set_node(0, Quantity::from_units(1));
         let outer = s.mark();
         s.set_node(0, Quantity::from_units(2));
         s.set_quota(1, Quantity::from_units(5));
         let inner = s.mark();
-        s.set_node(1, Quantity::from_units(7));
+        s.set_node(1, Quantity::from_units(3));
         s.rollback(inner);
         assert_eq!(s.node(1), Quantity::ZERO);
         assert_eq!(s.node(0), Quantity::from_units(2));
         s.rollback(outer);
         assert_eq!(s.node(0), Quantity::from_units(1));
         assert_eq!(s.quota(1), Quantity::ZERO);
+        s.usage().check_indexes().unwrap();
+    }
+
+    #[test]
+    fn the_index_finds_nodes_with_room_and_follows_changes() {
+        let mut s = Scratch::new(usage(&[8, 2, 6, 4, 1]));
+        let set = NodeSetId(0);
+        let idx = s.usage().free_index(set);
+        assert_eq!(idx.max_free(0), 8000);
+        assert_eq!(idx.total_free(0), 21_000);
+        let mut out = Vec::new();
+        idx.members_with(0, 4000, &mut out);
+        assert_eq!(out, [NodeId(0), NodeId(2), NodeId(3)]);
+        s.set_node(0, Quantity::from_units(7));
+        let idx = s.usage().free_index(set);
+        assert_eq!(idx.max_free(0), 6000);
+        assert_eq!(idx.total_free(0), 14_000);
+        let mark = s.mark();
+        s.set_node(2, Quantity::from_units(6));
+        assert_eq!(s.usage().free_index(set).max_free(0), 4000);
+        s.rollback(mark);
+        assert_eq!(s.usage().free_index(set).max_free(0), 6000);
+        s.usage().check_indexes().unwrap();
+    }
+
+    #[test]
+    fn an_empty_set_has_no_room() {
+        let mut u = usage(&[4]);
+        let id = u.add_set(Arc::from(Vec::<NodeId>::new()));
+        let mut out = Vec::new();
+        u.free_index(id).members_with(0, 0, &mut out);
+        assert!(out.is_empty());
+        assert!(u.free_index(id).max_free(0) < 0);
     }
 }

@@ -6,7 +6,8 @@
 //!
 //! 1. completions, in the order their workloads were admitted;
 //! 2. submissions, in namespace/name order (so the input's order does not matter);
-//! 3. scheduling cycles of the core, each applied at once, until one decides nothing.
+//! 3. scheduling cycles of the core, each applied at once, until one decides nothing or
+//!    reports that another would decide nothing (`settled`).
 //!    Preempted workloads leave at once, so their preemptor is admitted in the next cycle of
 //!    the same instant; a preempted workload's pending completion is forgotten.
 //!
@@ -142,6 +143,17 @@ pub struct Outcome {
     pub queue_waits: BTreeMap<String, Distribution>,
     /// The model at the end.
     pub model: Model,
+    /// Work the core did, summed over all cycles.
+    pub work: Work,
+}
+
+/// Work the core did in a run.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct Work {
+    /// Cycles run.
+    pub cycles: u64,
+    /// Counters summed over the cycles.
+    pub counters: muster_core::decision::CycleCounters,
 }
 
 #[derive(Clone, Debug, Default)]
@@ -184,6 +196,7 @@ struct Sim<'a> {
     preemptions_by_cq: Vec<u64>,
     preemptions: u64,
     events_done: u64,
+    work: Work,
 }
 
 impl<'a> Sim<'a> {
@@ -252,6 +265,7 @@ impl<'a> Sim<'a> {
             preemptions_by_cq: vec![0; cqs],
             preemptions: 0,
             events_done: 0,
+            work: Work::default(),
         }
     }
 
@@ -357,13 +371,20 @@ impl<'a> Sim<'a> {
 
     fn settle(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<(), SimError> {
         for _ in 0..MAX_CYCLES_PER_INSTANT {
-            let out = run_cycle(&self.model, now, &self.options.profile);
+            let out = run_cycle(&mut self.model, now, &self.options.profile);
+            self.work.cycles += 1;
+            let c = &mut self.work.counters;
+            c.attempts += out.counters.attempts;
+            c.memo_hits += out.counters.memo_hits;
+            c.placements += out.counters.placements;
+            c.preemption_searches += out.counters.preemption_searches;
             for d in &out.decisions {
                 self.record_decision(now, d, sink)?;
                 self.model.apply(d, now)?;
                 self.after_decision(now, d);
             }
             let changed = out.changes_anything();
+            let out_settled = out.settled;
             // Reasons and screening results, without re-applying the decisions.
             let rest = muster_core::CycleOutput {
                 decisions: Vec::new(),
@@ -378,7 +399,7 @@ impl<'a> Sim<'a> {
                     }
                 })?;
             }
-            if !changed {
+            if !changed || out_settled {
                 return Ok(());
             }
         }
@@ -591,6 +612,7 @@ impl<'a> Sim<'a> {
             timeline: self.timeline,
             queue_waits,
             model,
+            work: self.work,
         }
     }
 }

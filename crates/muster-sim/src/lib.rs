@@ -13,5 +13,6 @@ pub mod events;
 pub mod output;
 pub mod report;
 pub mod stats;
+pub mod synthetic;
 
 pub use engine::{Options, Outcome, Progress, SimError, Summary, simulate};
