@@ -569,6 +569,13 @@ impl Builder {
         if w.spec.pod_sets.is_empty() {
             cx.error(&sets_path, "at least one pod set is required");
         }
+        let max = muster_core::shape::MAX_POD_SETS;
+        if w.spec.pod_sets.len() > max {
+            cx.error(
+                &sets_path,
+                format!("at most {max} pod sets, got {}", w.spec.pod_sets.len()),
+            );
+        }
         let mut names = BTreeSet::new();
         let mut pod_sets = Vec::new();
         let mut min_count_used = false;

@@ -21,6 +21,39 @@ use crate::usage::Scratch;
 /// Leaves (complete flavor choices) whose gang placement a search may try.
 pub const MAX_PLACEMENT_ATTEMPTS_PER_SEARCH: usize = 8;
 
+/// A choice of one flavor option per pod set, without allocating (a workload has at most
+/// [`crate::shape::MAX_POD_SETS`] pod sets).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Choice {
+    len: usize,
+    items: [u16; crate::shape::MAX_POD_SETS],
+}
+
+impl Choice {
+    fn new() -> Self {
+        Choice {
+            len: 0,
+            items: [0; crate::shape::MAX_POD_SETS],
+        }
+    }
+
+    fn push(&mut self, o: u16) {
+        self.items[self.len] = o;
+        self.len += 1;
+    }
+
+    fn pop(&mut self) {
+        self.len -= 1;
+    }
+}
+
+impl std::ops::Deref for Choice {
+    type Target = [u16];
+    fn deref(&self) -> &[u16] {
+        &self.items[..self.len]
+    }
+}
+
 /// Most entries a [`NodeMemo`] keeps.
 pub const MAX_NODE_MEMO: usize = 64;
 
@@ -153,10 +186,10 @@ pub(crate) struct Search<'a> {
 
 struct State<'m> {
     memo: &'m mut NodeMemo,
-    chosen: Vec<u16>,
+    chosen: Choice,
     placement_budget: usize,
     /// Leaves placed in an earlier pass, with why they failed.
-    tried_leaves: Vec<(Vec<u16>, Failure)>,
+    tried_leaves: Vec<(Choice, Failure)>,
     result: SearchResult,
 }
 
@@ -165,7 +198,7 @@ impl Search<'_> {
     pub fn run(&self, s: &mut Scratch, modes: &[QuotaMode], memo: &mut NodeMemo) -> SearchResult {
         let mut st = State {
             memo,
-            chosen: Vec::with_capacity(self.shape.pod_sets.len()),
+            chosen: Choice::new(),
             placement_budget: self.placement_budget,
             tried_leaves: Vec::new(),
             result: SearchResult::default(),
@@ -277,7 +310,7 @@ impl Search<'_> {
                 count: first.count,
                 eligible_nodes: self.model.shapes().node_set(first_set).len() as u32,
             });
-            st.tried_leaves.push((st.chosen.clone(), f.clone()));
+            st.tried_leaves.push((st.chosen, f.clone()));
             self.fail(st, f);
             return None;
         }
@@ -310,7 +343,7 @@ impl Search<'_> {
                     count: ps.count,
                     eligible_nodes: eligible.len() as u32,
                 });
-                st.tried_leaves.push((st.chosen.clone(), f.clone()));
+                st.tried_leaves.push((st.chosen, f.clone()));
                 self.fail(st, f);
                 return None;
             }
@@ -334,7 +367,7 @@ impl Search<'_> {
                 > tree.subtree(self.cq_node, fr)
         });
         Some(Found {
-            options: st.chosen.clone(),
+            options: st.chosen.to_vec(),
             placements,
             borrowing: borrowing && tree.node(self.cq_node).parent.is_some(),
         })
@@ -357,11 +390,11 @@ impl Search<'_> {
 
     /// Whether some choice of options fits quota in `mode` (nodes not checked).
     pub fn quota_fits(&self, s: &Scratch, mode: QuotaMode) -> bool {
-        let mut chosen = Vec::with_capacity(self.shape.pod_sets.len());
+        let mut chosen = Choice::new();
         self.quota_dfs(s, mode, &mut chosen)
     }
 
-    fn quota_dfs(&self, s: &Scratch, mode: QuotaMode, chosen: &mut Vec<u16>) -> bool {
+    fn quota_dfs(&self, s: &Scratch, mode: QuotaMode, chosen: &mut Choice) -> bool {
         let pi = chosen.len();
         if pi == self.shape.pod_sets.len() {
             return true;
@@ -391,18 +424,18 @@ impl Search<'_> {
     /// `limit` (for preemption, which then decides what to remove).
     pub fn reachable_choices(&self, limit: usize) -> Vec<Vec<u16>> {
         let mut out = Vec::new();
-        let mut chosen = Vec::new();
+        let mut chosen = Choice::new();
         self.collect_reachable(&mut chosen, limit, &mut out);
         out
     }
 
-    fn collect_reachable(&self, chosen: &mut Vec<u16>, limit: usize, out: &mut Vec<Vec<u16>>) {
+    fn collect_reachable(&self, chosen: &mut Choice, limit: usize, out: &mut Vec<Vec<u16>>) {
         if out.len() >= limit {
             return;
         }
         let pi = chosen.len();
         if pi == self.shape.pod_sets.len() {
-            out.push(chosen.clone());
+            out.push(chosen.to_vec());
             return;
         }
         let tree = self.model.quota();

@@ -43,7 +43,7 @@ use crate::preempt;
 use crate::shape::MAX_OPTIONS_PER_POD_SET;
 use crate::spec::{QueueingStrategy, ReclaimWithinCohort, WithinClusterQueue};
 use crate::time::Time;
-use crate::usage::Scratch;
+use crate::usage::{Mark, Scratch};
 
 /// Candidates per ClusterQueue per cycle that may fail to fit before the queue is left for
 /// the next cycle.
@@ -148,7 +148,9 @@ struct Head<'m> {
 }
 
 enum Evaluation {
-    Fits(Found),
+    /// It fits; its pods are placed in the usage (not its quota) unless it is undone back to
+    /// the mark.
+    Fits(Found, Option<Mark>),
     Waits(PendingReason),
 }
 
@@ -285,18 +287,6 @@ impl<'m> Cycle<'m> {
             && !self.taken.contains(&id)
     }
 
-    fn next_candidate(&self, cq: CqId, after: Option<&QueueKey>) -> Option<&'m QueueKey> {
-        let pending = &self.model.queue(cq).pending;
-        let mut iter: Box<dyn Iterator<Item = &'m QueueKey>> = match after {
-            Some(k) => Box::new(pending.range((
-                std::ops::Bound::Excluded(k.clone()),
-                std::ops::Bound::Unbounded,
-            ))),
-            None => Box::new(pending.iter()),
-        };
-        iter.find(|k| self.is_candidate(k.id))
-    }
-
     fn may_preempt(&self, cq: CqId) -> bool {
         let q = self.model.cluster_queue(cq);
         q.preemption.within_cluster_queue != WithinClusterQueue::Never
@@ -320,8 +310,8 @@ impl<'m> Cycle<'m> {
                 continue;
             }
             let borrows = self.borrows(key.id);
-            if let Evaluation::Fits(found) = self.evaluate(key.id, borrows) {
-                self.commit(key.id, found);
+            if let Evaluation::Fits(found, placed) = self.evaluate(key.id, borrows) {
+                self.commit(key.id, found, placed.is_some());
             }
         }
     }
@@ -329,7 +319,11 @@ impl<'m> Cycle<'m> {
     fn rounds(&mut self) {
         self.nominated();
         let n = self.model.cluster_queues().len();
-        let mut cursor: Vec<Option<&'m QueueKey>> = vec![None; n];
+        // Each queue's pending workloads in order; the model does not change during a cycle.
+        let model = self.model;
+        let mut pending: Vec<std::collections::btree_set::Iter<'m, QueueKey>> = (0..n)
+            .map(|i| model.queue(CqId(i as u32)).pending.iter())
+            .collect();
         let mut heads: Vec<Option<Head<'m>>> = (0..n).map(|_| None).collect();
         // The heads in the order they are taken: (would borrow, queue key, queue index).
         let mut order: BTreeSet<(bool, &'m QueueKey, usize)> = BTreeSet::new();
@@ -347,10 +341,9 @@ impl<'m> Cycle<'m> {
                 if done[i] {
                     continue;
                 }
-                match self.next_candidate(CqId(i as u32), cursor[i]) {
+                match pending[i].by_ref().find(|k| self.is_candidate(k.id)) {
                     None => done[i] = true,
                     Some(key) => {
-                        cursor[i] = Some(key);
                         let borrows = self.borrows(key.id);
                         order.insert((borrows, key, i));
                         heads[i] = Some(Head {
@@ -383,21 +376,24 @@ impl<'m> Cycle<'m> {
             };
             let Some(mut h) = heads[i].take() else { return };
             let evaluation = match h.found.take() {
-                Some(found) => Evaluation::Fits(found),
+                Some(found) => Evaluation::Fits(found, None),
                 None => self.evaluate(h.id, h.borrows),
             };
             let reason = match evaluation {
-                Evaluation::Fits(found) if found.borrowing && !h.borrows => {
+                Evaluation::Fits(found, placed) if found.borrowing && !h.borrows => {
                     // Its quota estimate said "within nominal", but the flavors it can
                     // actually be placed with borrow: take its place among the borrowers.
+                    if let Some(mark) = placed {
+                        self.s.rollback(mark);
+                    }
                     h.borrows = true;
                     h.found = Some(found);
                     order.insert((true, h.key, i));
                     heads[i] = Some(h);
                     continue;
                 }
-                Evaluation::Fits(found) => {
-                    self.commit(h.id, found);
+                Evaluation::Fits(found, placed) => {
+                    self.commit(h.id, found, placed.is_some());
                     refill.push(i);
                     continue;
                 }
@@ -458,10 +454,10 @@ impl<'m> Cycle<'m> {
         };
         let mark = self.s.mark();
         let result = search.run(&mut self.s, modes, &mut self.node_memo);
-        self.s.rollback(mark);
         self.out.counters.placements += result.placements_tried;
         match result.found {
-            Some(found) => Evaluation::Fits(found),
+            // The search leaves the winning placement applied: keep it for the commit.
+            Some(found) => Evaluation::Fits(found, Some(mark)),
             None => {
                 let reason = pending_reason(result.failures);
                 self.fail_memo.insert(shape, reason.clone());
@@ -470,15 +466,20 @@ impl<'m> Cycle<'m> {
         }
     }
 
-    /// Admits a workload with an assignment found on the current usage.
-    fn commit(&mut self, id: WorkloadId, found: Found) {
+    /// Admits a workload with an assignment found on the current usage; its pods are
+    /// already on their nodes when `placed`.
+    fn commit(&mut self, id: WorkloadId, found: Found, placed: bool) {
         let admission = Admission {
             workload: id,
             options: found.options,
             placements: found.placements,
             borrowing: found.borrowing,
         };
-        self.model.charge_into(&mut self.s, &admission, 1);
+        if placed {
+            self.model.charge_quota_into(&mut self.s, &admission, 1);
+        } else {
+            self.model.charge_into(&mut self.s, &admission, 1);
+        }
         self.generation += 1;
         self.taken.insert(id);
         self.out.decisions.push(Decision::Admit(admission));

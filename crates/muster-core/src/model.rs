@@ -72,6 +72,9 @@ pub enum ModelError {
     /// A workload has no pod set or an empty one.
     #[error("workload {0} has no pods")]
     NoPods(String),
+    /// A workload has more pod sets than a gang may have.
+    #[error("workload {0} has more than {max} pod sets", max = crate::shape::MAX_POD_SETS)]
+    TooManyPodSets(String),
     /// The operation needs an admitted workload.
     #[error("workload {0} is not admitted")]
     NotAdmitted(String),
@@ -620,6 +623,9 @@ impl Model {
         }
         if spec.pod_sets.is_empty() || spec.pod_sets.iter().any(|p| p.count == 0) {
             return Err(ModelError::NoPods(key.to_string()));
+        }
+        if spec.pod_sets.len() > crate::shape::MAX_POD_SETS {
+            return Err(ModelError::TooManyPodSets(key.to_string()));
         }
         let mut shape_key = ShapeKey {
             cq,

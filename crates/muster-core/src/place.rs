@@ -139,14 +139,30 @@ impl NodeTables<'_> {
                 selective = Some((r, q, max));
             }
         }
-        let mut candidates = Vec::new();
+        let mut candidates = CANDIDATES.with_borrow_mut(std::mem::take);
+        candidates.clear();
         if let Some((r, q, _)) = selective {
             idx.members_with(r, q as i64, &mut candidates);
         }
+        let result = self.place_on(s, &candidates, request, count, scoring, out);
+        CANDIDATES.set(candidates);
+        result
+    }
+
+    /// Places the pods on the best of `candidates` (nodes in name order).
+    fn place_on(
+        &self,
+        s: &mut Scratch,
+        candidates: &[NodeId],
+        request: &Request,
+        count: u32,
+        scoring: Scoring,
+        out: &mut Vec<NodeId>,
+    ) -> Result<(), Option<u32>> {
         if count == 1 {
             // One pod: the best fitting node, no heap.
             let mut best: Option<(i64, NodeId)> = None;
-            for &n in &candidates {
+            for &n in candidates {
                 if let Some(score) = self.fit_score(s, n, request, scoring)
                     && best.is_none_or(|(b, _)| score > b)
                 {
@@ -160,17 +176,18 @@ impl NodeTables<'_> {
             out.push(n);
             return Ok(());
         }
-        let scored: Vec<(i64, Reverse<NodeId>)> = candidates
-            .iter()
-            .filter_map(|&n| {
-                self.fit_score(s, n, request, scoring)
-                    .map(|sc| (sc, Reverse(n)))
-            })
-            .collect();
+        let mut scored = SCORED.with_borrow_mut(std::mem::take);
+        scored.clear();
+        scored.extend(candidates.iter().filter_map(|&n| {
+            self.fit_score(s, n, request, scoring)
+                .map(|sc| (sc, Reverse(n)))
+        }));
         let mut heap = BinaryHeap::from(scored);
+        let mut result = Ok(());
         for placed in 0..count {
             let Some((_, Reverse(n))) = heap.pop() else {
-                return Err(Some(placed));
+                result = Err(Some(placed));
+                break;
             };
             self.allocate(s, n, request);
             out.push(n);
@@ -178,8 +195,17 @@ impl NodeTables<'_> {
                 heap.push((score, Reverse(n)));
             }
         }
-        Ok(())
+        SCORED.set(heap.into_vec());
+        result
     }
+}
+
+thread_local! {
+    /// Buffers reused by every placement on this thread, so that the hot path does not
+    /// allocate (their contents never outlive a call).
+    static CANDIDATES: std::cell::RefCell<Vec<NodeId>> = const { std::cell::RefCell::new(Vec::new()) };
+    static SCORED: std::cell::RefCell<Vec<(i64, Reverse<NodeId>)>> =
+        const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// `part × 100 / whole` for `0 <= part <= whole`, a percentage in `0..=100`, in 64-bit

@@ -267,16 +267,6 @@ impl QuotaTree {
     /// How much more of `fr` a node can use now, borrowing from its ancestors within every
     /// limit on the way up. May be negative when usage exceeds what is allowed.
     pub fn available(&self, s: &Scratch, n: QuotaNodeId, fr: FrId) -> Quantity {
-        let cell = self.cell(n, fr);
-        if let Some(v) = s.cached(cell) {
-            return v;
-        }
-        let v = self.compute_available(s, n, fr);
-        s.cache(cell, v);
-        v
-    }
-
-    fn compute_available(&self, s: &Scratch, n: QuotaNodeId, fr: FrId) -> Quantity {
         let node = &self.nodes[n.index()];
         let usage = self.usage(s, n, fr);
         let Some(parent) = node.parent else {

@@ -18,6 +18,9 @@ use crate::node::{Labels, Node, Toleration, selector_matches, untolerated};
 use crate::quantity::Quantity;
 use crate::resource::{Request, ResourceId};
 
+/// The most pod sets a workload may have (Kueue's limit too).
+pub const MAX_POD_SETS: usize = 8;
+
 /// The most flavor options considered per pod set; options past it are not tried.
 pub const MAX_OPTIONS_PER_POD_SET: usize = 64;
 

@@ -96,16 +96,22 @@ impl FreeIndex {
     /// Appends to `out`, in name order, the members with at least `at_least` free of `r`.
     pub fn members_with(&self, r: usize, at_least: i64, out: &mut Vec<NodeId>) {
         let base = r * 2 * self.leaves;
-        let mut stack = vec![1usize];
-        while let Some(i) = stack.pop() {
+        // Depth-first, left first; the stack holds at most one pending right child per level.
+        let mut stack = [0usize; usize::BITS as usize + 1];
+        let mut top = 1;
+        stack[0] = 1;
+        while top > 0 {
+            top -= 1;
+            let i = stack[top];
             if self.tree[base + i] < at_least {
                 continue;
             }
             if i >= self.leaves {
                 out.push(self.members[i - self.leaves]);
             } else {
-                stack.push(2 * i + 1);
-                stack.push(2 * i);
+                stack[top] = 2 * i + 1;
+                stack[top + 1] = 2 * i;
+                top += 2;
             }
         }
     }
@@ -123,6 +129,8 @@ pub struct Usage {
     sets: Vec<FreeIndex>,
     /// For each node, the node sets it belongs to and its position in each.
     membership: Vec<Vec<(u32, u32)>>,
+    /// A journal's buffer, kept between scratches so that a cycle does not regrow it.
+    spare_journal: Vec<Undo>,
 }
 
 fn free_of(capacity: &[Quantity], alloc: &[Quantity], cell: usize) -> i64 {
@@ -141,6 +149,7 @@ impl Usage {
             resources,
             sets: Vec::new(),
             membership: vec![Vec::new(); nodes],
+            spare_journal: Vec::new(),
         }
     }
 
@@ -197,7 +206,7 @@ impl Usage {
     }
 }
 
-#[derive(Clone, Copy, Debug)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Undo {
     Node(u32, Quantity),
     Quota(u32, Quantity),
@@ -208,11 +217,6 @@ enum Undo {
 pub struct Scratch {
     usage: Usage,
     journal: Vec<Undo>,
-    /// Bumped on every change of quota usage: cached values from another version are stale.
-    quota_version: u64,
-    /// Per quota cell, a value derived from quota usage (what is available) and the version
-    /// it was computed at.
-    quota_cache: Vec<std::cell::Cell<(u64, Quantity)>>,
 }
 
 /// A point in a [`Scratch`]'s journal to roll back to.
@@ -226,27 +230,10 @@ impl Mark {
 
 impl Scratch {
     /// A scratch over `usage`.
-    pub fn new(usage: Usage) -> Self {
-        let cells = usage.quota.len();
-        Scratch {
-            usage,
-            journal: Vec::new(),
-            quota_version: 1,
-            quota_cache: vec![std::cell::Cell::new((0, Quantity::ZERO)); cells],
-        }
-    }
-
-    /// A value cached for quota cell `i` at the current version of quota usage.
-    #[inline]
-    pub fn cached(&self, i: usize) -> Option<Quantity> {
-        let (version, v) = self.quota_cache[i].get();
-        (version == self.quota_version).then_some(v)
-    }
-
-    /// Caches a value derived from quota usage for cell `i` (until quota usage changes).
-    #[inline]
-    pub fn cache(&self, i: usize, v: Quantity) {
-        self.quota_cache[i].set((self.quota_version, v));
+    pub fn new(mut usage: Usage) -> Self {
+        let mut journal = std::mem::take(&mut usage.spare_journal);
+        journal.clear();
+        Scratch { usage, journal }
     }
 
     /// The usage as it stands.
@@ -255,7 +242,9 @@ impl Scratch {
     }
 
     /// Gives the usage back, changes kept.
-    pub fn into_usage(self) -> Usage {
+    pub fn into_usage(mut self) -> Usage {
+        self.journal.clear();
+        self.usage.spare_journal = self.journal;
         self.usage
     }
 
@@ -286,7 +275,6 @@ impl Scratch {
         self.journal
             .push(Undo::Quota(i as u32, self.usage.quota[i]));
         self.usage.quota[i] = v;
-        self.quota_version += 1;
     }
 
     /// The current point of the journal.
@@ -302,10 +290,7 @@ impl Scratch {
                     self.usage.node_alloc[i as usize] = v;
                     self.usage.node_changed(i as usize);
                 }
-                Some(Undo::Quota(i, v)) => {
-                    self.usage.quota[i as usize] = v;
-                    self.quota_version += 1;
-                }
+                Some(Undo::Quota(i, v)) => self.usage.quota[i as usize] = v,
                 None => break,
             }
         }
