@@ -1,0 +1,300 @@
+//! End-to-end tests of the `muster` binary: exit codes, messages, files written.
+
+use std::path::{Path, PathBuf};
+use std::process::{Command, Output};
+
+fn muster(args: &[&str], dir: &Path) -> Output {
+    Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("muster runs")
+}
+
+fn repo() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
+}
+
+fn quickstart() -> String {
+    repo().join("examples/quickstart").display().to_string()
+}
+
+fn stderr(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stderr).to_string()
+}
+
+fn stdout(o: &Output) -> String {
+    String::from_utf8_lossy(&o.stdout).to_string()
+}
+
+#[test]
+fn simulate_writes_the_three_files_and_prints_a_summary() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(&["simulate", &quickstart(), "--out", "out"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("workloads 8"), "{out}");
+    assert!(
+        out.contains("team-a") && out.contains("usage share"),
+        "{out}"
+    );
+    for f in ["events.jsonl", "summary.json", "report.html"] {
+        assert!(dir.path().join("out").join(f).is_file(), "{f}");
+    }
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    for field in [
+        "workloads",
+        "admitted",
+        "finished",
+        "pendingAtEnd",
+        "preemptions",
+        "makespanSeconds",
+        "waitSeconds",
+        "utilization",
+        "clusterQueues",
+        "fairness",
+        "wallSeconds",
+    ] {
+        assert!(summary.get(field).is_some(), "summary.json lacks {field}");
+    }
+    for field in ["mean", "p50", "p95", "p99", "max"] {
+        assert!(
+            summary["waitSeconds"].get(field).is_some(),
+            "waitSeconds.{field}"
+        );
+    }
+    let team_a = &summary["clusterQueues"]["team-a"];
+    for field in ["admitted", "waitSecondsMean", "usageShare"] {
+        assert!(team_a.get(field).is_some(), "clusterQueues.team-a.{field}");
+    }
+    assert!(summary["fairness"]["jain"].is_number());
+}
+
+#[test]
+fn the_default_out_dir_is_muster_out() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(&["simulate", &quickstart(), "--quiet"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).is_empty(), "--quiet prints nothing");
+    assert!(dir.path().join("muster-out/events.jsonl").is_file());
+}
+
+#[test]
+fn two_runs_give_identical_bytes_but_for_wall_seconds() {
+    let dir = tempfile::tempdir().unwrap();
+    for out in ["a", "b"] {
+        let o = muster(
+            &[
+                "simulate",
+                &quickstart(),
+                "--out",
+                out,
+                "--seed",
+                "7",
+                "--quiet",
+            ],
+            dir.path(),
+        );
+        assert!(o.status.success(), "{}", stderr(&o));
+    }
+    let read = |p: &str| std::fs::read_to_string(dir.path().join(p)).unwrap();
+    assert_eq!(read("a/events.jsonl"), read("b/events.jsonl"));
+    let strip = |s: String| -> serde_json::Value {
+        let mut v: serde_json::Value = serde_json::from_str(&s).unwrap();
+        v.as_object_mut().unwrap().remove("wallSeconds");
+        v
+    };
+    assert_eq!(strip(read("a/summary.json")), strip(read("b/summary.json")));
+}
+
+#[test]
+fn until_stops_the_clock() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(
+        &["simulate", &quickstart(), "--until", "1h", "--quiet"],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let summary: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("muster-out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(summary["makespanSeconds"], serde_json::json!(3600.0));
+    assert!(summary["runningAtEnd"].as_u64().unwrap() > 0);
+    let events = std::fs::read_to_string(dir.path().join("muster-out/events.jsonl")).unwrap();
+    for line in events.lines() {
+        let e: serde_json::Value = serde_json::from_str(line).unwrap();
+        assert!(e["time"].as_f64().unwrap() <= 3600.0, "{line}");
+    }
+}
+
+/// Writes `text` to `cluster.yaml` in a temp dir and runs `muster simulate` on it.
+fn simulate_text(text: &str) -> (tempfile::TempDir, Output) {
+    let dir = tempfile::tempdir().unwrap();
+    std::fs::write(dir.path().join("cluster.yaml"), text).unwrap();
+    let o = muster(&["simulate", "cluster.yaml", "--out", "out"], dir.path());
+    (dir, o)
+}
+
+fn quickstart_text() -> String {
+    let mut text = String::new();
+    for f in ["cluster.yaml", "queues.yaml", "jobs.yaml"] {
+        text.push_str("---\n");
+        text.push_str(
+            &std::fs::read_to_string(repo().join("examples/quickstart").join(f)).unwrap(),
+        );
+    }
+    text
+}
+
+fn assert_input_error(text: &str, expected: &str) {
+    let (dir, o) = simulate_text(text);
+    assert_eq!(
+        o.status.code(),
+        Some(2),
+        "exit code 2 for invalid input; stderr: {}",
+        stderr(&o)
+    );
+    let err = stderr(&o);
+    assert!(
+        err.contains(expected),
+        "stderr should contain {expected:?}:\n{err}"
+    );
+    assert!(!err.contains("panicked"), "{err}");
+    assert!(
+        !dir.path().join("out").exists(),
+        "no output is written for invalid input"
+    );
+}
+
+#[test]
+fn an_unknown_flavor_is_exit_2_naming_file_line_object_and_field() {
+    let text = quickstart_text().replacen("    - name: a100\n", "    - name: h100\n", 1);
+    assert_input_error(
+        &text,
+        "cluster.yaml:72: ClusterQueue \"team-a\": spec.resourceGroups[0].flavors[0].name: unknown ResourceFlavor \"h100\"",
+    );
+}
+
+#[test]
+fn a_malformed_quantity_is_exit_2() {
+    let text = quickstart_text().replacen("nominalQuota: 1Ti", "nominalQuota: 1TB", 1);
+    assert_input_error(
+        &text,
+        "spec.resourceGroups[0].flavors[0].resources[1].nominalQuota: quantity \"1TB\" has an unknown suffix",
+    );
+}
+
+#[test]
+fn a_negative_quota_is_exit_2() {
+    let text = quickstart_text().replacen("nominalQuota: 16}", "nominalQuota: -16}", 1);
+    assert_input_error(&text, "nominalQuota: must not be negative, got -16");
+}
+
+#[test]
+fn a_job_without_sim_duration_is_exit_2() {
+    let text = quickstart_text().replacen("    muster.dev/sim-duration: 2h\n", "", 1);
+    assert_input_error(
+        &text,
+        "Job \"team-b/sweep-1\": metadata.annotations[muster.dev/sim-duration]: required in simulation",
+    );
+}
+
+#[test]
+fn broken_yaml_is_exit_2_with_a_line() {
+    assert_input_error(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: [n1\n",
+        "cluster.yaml:",
+    );
+    assert_input_error(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: [n1\n",
+        "invalid YAML",
+    );
+}
+
+#[test]
+fn a_missing_path_is_exit_2() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(&["simulate", "nope.yaml"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("nope.yaml: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn unknown_kinds_warn_and_the_run_goes_on() {
+    let text = format!(
+        "{}---\napiVersion: example.com/v1\nkind: Gadget\nmetadata: {{name: g}}\n",
+        quickstart_text()
+    );
+    let (dir, o) = simulate_text(&text);
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("warning: cluster.yaml:"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(stderr(&o).contains("unknown kind Gadget"), "{}", stderr(&o));
+    assert!(dir.path().join("out/summary.json").is_file());
+}
+
+#[test]
+fn validate_checks_without_simulating() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(&["validate", &quickstart()], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    assert!(stdout(&o).starts_with("ok: 19 objects"), "{}", stdout(&o));
+    assert!(
+        !dir.path().join("muster-out").exists(),
+        "validate writes nothing"
+    );
+    std::fs::write(
+        dir.path().join("bad.yaml"),
+        "apiVersion: v1\nkind: Node\nmetadata: {}\n",
+    )
+    .unwrap();
+    let o = muster(&["validate", "bad.yaml"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.yaml:3: Node: metadata.name: required"),
+        "{}",
+        stderr(&o)
+    );
+}
+
+#[test]
+fn help_describes_the_commands() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(&["--help"], dir.path());
+    assert!(o.status.success());
+    let out = stdout(&o);
+    for word in ["simulate", "validate", "bench"] {
+        assert!(out.contains(word), "{out}");
+    }
+    let o = muster(&["simulate", "--help"], dir.path());
+    let out = stdout(&o);
+    for flag in [
+        "--out",
+        "--seed",
+        "--until",
+        "--quiet",
+        "muster.dev/sim-duration",
+    ] {
+        assert!(out.contains(flag), "{out}");
+    }
+}
+
+#[test]
+fn bench_reports_throughput_and_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(&["bench", "--nodes", "20", "--jobs", "100"], dir.path());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(out.contains("pods/s") && out.contains("peak RSS"), "{out}");
+}
