@@ -20,8 +20,10 @@
 //!      admitted by the next cycle, once the shell has removed the victims);
 //!    - otherwise it **waits**, with the reason. A `StrictFIFO` queue stops at its first
 //!      waiting candidate; a `BestEffortFIFO` queue goes on to the next one, up to
-//!      [`MAX_FAILED_ATTEMPTS_PER_QUEUE`] waiting candidates per cycle (as Slurm's
-//!      `default_queue_depth` bounds its main loop).
+//!      [`MAX_FAILED_ATTEMPTS_PER_QUEUE`] waiting candidates per cycle. (Kueue looks at one
+//!      head per queue per cycle; Slurm's main scheduler stops at a partition's first job
+//!      that cannot start and leaves deeper jobs to backfill. A cycle runs at every
+//!      submission and completion, so a small bound keeps each one cheap.)
 //!
 //! The queue that offered it then offers its next candidate, until every queue is exhausted
 //! or stopped. Picking the best head anew at each step (rather than one head per queue per
@@ -46,8 +48,9 @@ use crate::time::Time;
 use crate::usage::{Mark, Scratch};
 
 /// Candidates per ClusterQueue per cycle that may fail to fit before the queue is left for
-/// the next cycle.
-pub const MAX_FAILED_ATTEMPTS_PER_QUEUE: usize = 8;
+/// the next cycle. Chosen for cost: `muster bench` (10,000 jobs on 1,000 nodes) needs about
+/// a third fewer instructions than with 8, with the same makespan.
+pub const MAX_FAILED_ATTEMPTS_PER_QUEUE: usize = 4;
 
 /// Preemption searches per ClusterQueue per cycle.
 pub const MAX_PREEMPTION_SEARCHES_PER_QUEUE: usize = 4;

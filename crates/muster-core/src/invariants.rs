@@ -6,9 +6,9 @@
 //!
 //! - Usage: node allocations and quota usage equal a full recount.
 //! - Nodes: no node has more allocated than allocatable, for any resource.
-//! - Quota: no ClusterQueue or cohort uses more than it could ever reach, more than its
-//!   subtree quota plus its borrowing limit, and no root cohort lends more than it holds
-//!   (so no lender is over its lending limit).
+//! - Quota: no ClusterQueue or cohort uses more than it could ever reach or more than its
+//!   subtree quota plus its borrowing limit; no root cohort lends more than it holds; and no
+//!   lender is over its lending limit (its unused guaranteed part is still available to it).
 //! - Gangs: every admitted workload has a node for every pod, or it is not admitted.
 //! - Queues: a workload is in its queue's pending set iff it is pending, and in its admitted
 //!   set iff it is admitted.
@@ -116,6 +116,16 @@ pub fn check(model: &Model) -> Result<(), String> {
             if qn.parent.is_none() && usage > tree.subtree(n, fr) {
                 return Err(format!(
                     "cohort {} lends more {} than it holds",
+                    qn.name,
+                    what()
+                ));
+            }
+            // A lending limit keeps part of the quota home: whatever others borrow, the
+            // unused guaranteed part stays available to its owner.
+            let unused_guaranteed = (tree.guaranteed(n, fr) - usage).clamp_non_negative();
+            if qn.parent.is_some() && tree.available(&s, n, fr) < unused_guaranteed {
+                return Err(format!(
+                    "{} lent out more {} than its lending limit allows",
                     qn.name,
                     what()
                 ));
