@@ -492,17 +492,11 @@ impl Builder {
                 "must be at least 1 to simulate the Job",
             );
         }
-        let runtime_limit = spec.active_deadline_seconds.and_then(|s| {
-            if s < 1 {
-                cx.error(
-                    &spec_path.key("activeDeadlineSeconds"),
-                    "must be at least 1",
-                );
-                None
-            } else {
-                Some(Duration::from_secs(s))
-            }
-        });
+        let runtime_limit = runtime_limit(
+            spec.active_deadline_seconds,
+            &spec_path.key("activeDeadlineSeconds"),
+            &mut cx,
+        );
         let template_path = spec_path.key("template");
         let pod_set = pod_set(
             "main",
@@ -517,21 +511,14 @@ impl Builder {
             &mut cx,
         );
         let sim = sim_annotations(job.metadata.annotations.as_ref(), &mut cx);
-        if let (Some(cluster_queue), Some((submit_after, duration))) = (cluster_queue, sim) {
-            self.scenario.workloads.push(ScenarioWorkload {
-                spec: WorkloadSpec {
-                    namespace: o.namespace.clone().unwrap_or_default(),
-                    name: o.name.clone(),
-                    cluster_queue,
-                    priority,
-                    pod_sets: vec![pod_set],
-                    runtime_limit,
-                },
-                kind: "Job",
-                submit_after,
-                duration,
-            });
-        }
+        self.push_workload(
+            o,
+            cluster_queue,
+            sim,
+            priority,
+            vec![pod_set],
+            runtime_limit,
+        );
     }
 
     fn workload(&mut self, o: &Loaded, refs: &Refs<'_>) {
@@ -554,17 +541,11 @@ impl Builder {
             &spec_path.key("priorityClassName"),
             &mut cx,
         );
-        let runtime_limit = w.spec.maximum_execution_time_seconds.and_then(|s| {
-            if s < 1 {
-                cx.error(
-                    &spec_path.key("maximumExecutionTimeSeconds"),
-                    "must be at least 1",
-                );
-                None
-            } else {
-                Some(Duration::from_secs(s))
-            }
-        });
+        let runtime_limit = runtime_limit(
+            w.spec.maximum_execution_time_seconds,
+            &spec_path.key("maximumExecutionTimeSeconds"),
+            &mut cx,
+        );
         let sets_path = spec_path.key("podSets");
         if w.spec.pod_sets.is_empty() {
             cx.error(&sets_path, "at least one pod set is required");
@@ -624,22 +605,46 @@ impl Builder {
                 "minCount is validated but partial admission is not implemented yet: the whole count is admitted or none",
             )));
         }
-        if let (Some(cluster_queue), Some((submit_after, duration))) = (cluster_queue, sim) {
-            self.scenario.workloads.push(ScenarioWorkload {
-                spec: WorkloadSpec {
-                    namespace: o.namespace.clone().unwrap_or_default(),
-                    name: o.name.clone(),
-                    cluster_queue,
-                    priority,
-                    pod_sets,
-                    runtime_limit,
-                },
-                kind: "Workload",
-                submit_after,
-                duration,
-            });
-        }
+        self.push_workload(o, cluster_queue, sim, priority, pod_sets, runtime_limit);
     }
+
+    /// Adds a Job's or Workload's workload when its queue and annotations resolved.
+    fn push_workload(
+        &mut self,
+        o: &Loaded,
+        cluster_queue: Option<String>,
+        sim: Option<(Duration, Duration)>,
+        priority: i32,
+        pod_sets: Vec<PodSetSpec>,
+        runtime_limit: Option<Duration>,
+    ) {
+        let (Some(cluster_queue), Some((submit_after, duration))) = (cluster_queue, sim) else {
+            return;
+        };
+        self.scenario.workloads.push(ScenarioWorkload {
+            spec: WorkloadSpec {
+                namespace: o.namespace.clone().unwrap_or_default(),
+                name: o.name.clone(),
+                cluster_queue,
+                priority,
+                pod_sets,
+                runtime_limit,
+            },
+            kind: o.object.kind(),
+            submit_after,
+            duration,
+        });
+    }
+}
+
+/// A declared runtime limit in seconds (at least 1).
+fn runtime_limit(seconds: Option<i64>, path: &Path, cx: &mut Ctx<'_>) -> Option<Duration> {
+    let s = seconds?;
+    if s < 1 {
+        cx.error(path, "must be at least 1");
+        return None;
+    }
+    Some(Duration::from_secs(s))
 }
 
 #[derive(Default)]

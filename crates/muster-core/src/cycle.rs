@@ -109,6 +109,7 @@ pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput
 pub(crate) struct Cycle<'m> {
     pub model: &'m Model,
     pub profile: &'m Profile,
+    /// The cycle's time. No rule reads it yet: backfill's reservations will.
     #[allow(dead_code)]
     pub now: Time,
     pub s: Scratch,

@@ -890,8 +890,7 @@ impl Model {
 
     /// Stops an admitted workload and queues it again (its progress is lost).
     fn evict(&mut self, id: WorkloadId, now: Time) -> Result<(), ModelError> {
-        let admission = self.release(id)?;
-        let _ = admission;
+        self.release(id)?;
         let w = &mut self.workloads[id.index()];
         w.state = WorkloadState::Pending;
         w.queue_ts = w.queue_ts.max(now);
@@ -964,10 +963,8 @@ impl Model {
     /// Adds or removes an admission's quota usage in `s`.
     pub(crate) fn charge_quota_into(&self, s: &mut Scratch, admission: &Admission, sign: i8) {
         let w = &self.workloads[admission.workload.index()];
-        let shape = self.shapes.shape(w.shape);
         let cq_node = self.cluster_queues[w.cq.index()].quota_node;
-        for (pi, ps) in shape.pod_sets.iter().enumerate() {
-            let option = &ps.options[admission.options[pi] as usize];
+        for (_, option) in self.admitted_options(admission) {
             for &(fr, q) in &option.quota {
                 let delta = if sign > 0 { q } else { -q };
                 self.quota.add_usage(s, cq_node, fr, delta);
@@ -1133,15 +1130,23 @@ impl Model {
         )
     }
 
-    /// For each pod set, resource name → flavor name of an admission.
-    pub fn admission_flavors(&self, admission: &Admission) -> Vec<BTreeMap<String, String>> {
-        let shape = self.shape_of(admission.workload);
-        shape
+    /// Each pod set of an admission with the flavor option it was given.
+    pub fn admitted_options<'a>(
+        &'a self,
+        admission: &'a Admission,
+    ) -> impl Iterator<Item = (&'a PodSetShape, &'a PodSetOption)> + 'a {
+        self.shape_of(admission.workload)
             .pod_sets
             .iter()
             .zip(&admission.options)
-            .map(|(ps, &o)| {
-                ps.options[o as usize]
+            .map(|(ps, &o)| (ps, &ps.options[o as usize]))
+    }
+
+    /// For each pod set, resource name → flavor name of an admission.
+    pub fn admission_flavors(&self, admission: &Admission) -> Vec<BTreeMap<String, String>> {
+        self.admitted_options(admission)
+            .map(|(_, option)| {
+                option
                     .resource_flavors
                     .iter()
                     .map(|(r, f)| {

@@ -151,21 +151,11 @@ fn find_candidates(cycle: &mut Cycle<'_>, w: &Workload, needed: &[FrId]) -> Vec<
     let model = cycle.model;
     let cq = model.cluster_queue(w.cq);
     let uses_needed = |c: WorkloadId| -> bool {
-        let cw = model.workload(c);
-        let Some((admission, _)) = cw.admission() else {
-            return false;
-        };
-        let shape = model.shapes().shape(cw.shape);
-        shape
-            .pod_sets
-            .iter()
-            .zip(&admission.options)
-            .any(|(ps, &o)| {
-                ps.options[o as usize]
-                    .quota
-                    .iter()
-                    .any(|(fr, _)| needed.contains(fr))
-            })
+        model.workload(c).admission().is_some_and(|(admission, _)| {
+            model
+                .admitted_options(admission)
+                .any(|(_, option)| option.quota.iter().any(|(fr, _)| needed.contains(fr)))
+        })
     };
     for &q in cq.peers.iter().chain([&w.cq]) {
         cycle.ensure_admitted_list(q);
@@ -253,13 +243,13 @@ impl Trial<'_, '_> {
                     break;
                 }
                 let Some(a) = admission_of(c) else { continue };
-                let shape = model.shape_of(c);
-                for (ps, &o) in shape.pod_sets.iter().zip(&a.options) {
-                    for &(f, used) in &ps.options[o as usize].quota {
-                        if f == fr {
-                            room += used;
-                        }
-                    }
+                for (_, option) in model.admitted_options(a) {
+                    room += option
+                        .quota
+                        .iter()
+                        .filter(|(f, _)| *f == fr)
+                        .map(|(_, q)| *q)
+                        .sum();
                 }
             }
             if room < q {

@@ -71,7 +71,12 @@ fn step_chart(title: &str, series: &[Series<'_>], end: f64, max_y: f64, percent:
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
     let end = if end > 0.0 { end } else { 1.0 };
-    let max_y = if max_y > 0.0 { max_y } else { 1.0 };
+    // Counts get whole-number gridlines: the top is rounded up to a multiple of 4.
+    let max_y = match (percent, max_y > 0.0) {
+        (_, false) => 1.0,
+        (true, true) => max_y,
+        (false, true) => (max_y / 4.0).ceil() * 4.0,
+    };
     let x = |t: f64| LEFT + t / end * plot_w;
     let y = |v: f64| TOP + plot_h - (v / max_y).clamp(0.0, 1.0) * plot_h;
     let _ = write!(
@@ -99,9 +104,14 @@ fn step_chart(title: &str, series: &[Series<'_>], end: f64, max_y: f64, percent:
     }
     for i in 0..=6 {
         let t = end * i as f64 / 6.0;
+        let anchor = match i {
+            0 => "start",
+            6 => "end",
+            _ => "middle",
+        };
         let _ = write!(
             svg,
-            r##"<text x="{:.1}" y="{}" font-size="11" text-anchor="middle" fill="#555">{}</text>"##,
+            r##"<text x="{:.1}" y="{}" font-size="11" text-anchor="{anchor}" fill="#555">{}</text>"##,
             x(t),
             HEIGHT - 8.0,
             human_time(t)
@@ -209,7 +219,8 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
         r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Muster simulation: {}</title><style>
 body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:920px;color:#222}}
 h1{{font-size:1.5rem}}h2{{font-size:1.15rem;margin-top:2rem}}
-table{{border-collapse:collapse;margin:.5rem 0}}td,th{{padding:.25rem .7rem;border-bottom:1px solid #e5e5e5;text-align:right}}
+table{{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}}td,th{{padding:.25rem .5rem;border-bottom:1px solid #e5e5e5;text-align:right}}
+.wide{{overflow-x:auto}}
 th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaption{{font-weight:600;margin-bottom:.3rem}}
 .legend span{{margin-right:1rem;font-size:.85rem}}.legend i{{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}}
 .kpi{{display:flex;flex-wrap:wrap;gap:1rem}}.kpi div{{background:#f5f7fa;padding:.6rem .9rem;border-radius:6px}}.kpi b{{display:block;font-size:1.2rem}}
@@ -309,7 +320,7 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
     ));
 
     html.push_str(
-        "<h2>Wait times per ClusterQueue</h2><table><tr><th>ClusterQueue</th><th>workloads</th><th>admitted</th>\
+        "<h2>Wait times per ClusterQueue</h2><div class=\"wide\"><table><tr><th>ClusterQueue</th><th>workloads</th><th>admitted</th>\
          <th>pending at end</th><th>preempted</th><th>mean wait</th><th>p50</th><th>p95</th><th>p99</th><th>max</th>\
          <th>usage share</th></tr>",
     );
@@ -331,7 +342,7 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
             q.usage_share * 100.0
         );
     }
-    html.push_str("</table>");
+    html.push_str("</table></div>");
 
     // Workloads still pending at the end, with the core's reason.
     let model = &outcome.model;
