@@ -411,6 +411,7 @@ impl<'m> Cycle<'m> {
                     if self.try_preempt(h.id) {
                         if strict {
                             done[i] = true;
+                            self.label_next(&mut pending[i], PendingReason::BlockedBehind(h.id));
                         }
                         continue;
                     }
@@ -421,12 +422,32 @@ impl<'m> Cycle<'m> {
             self.out.pending.push((h.id, reason));
             if strict {
                 done[i] = true;
+                self.label_next(&mut pending[i], PendingReason::BlockedBehind(h.id));
             } else {
                 failures[i] += 1;
                 if failures[i] >= MAX_FAILED_ATTEMPTS_PER_QUEUE {
                     done[i] = true;
+                    self.label_next(&mut pending[i], PendingReason::NotTried);
                 }
             }
+        }
+    }
+
+    /// Gives the next few candidates of a queue the cycle stopped at their reason for
+    /// waiting (bounded: the rest keep the reason they had).
+    fn label_next(
+        &mut self,
+        pending: &mut std::collections::btree_set::Iter<'m, QueueKey>,
+        reason: PendingReason,
+    ) {
+        let next: Vec<WorkloadId> = pending
+            .by_ref()
+            .filter(|k| self.is_candidate(k.id))
+            .take(MAX_FAILED_ATTEMPTS_PER_QUEUE)
+            .map(|k| k.id)
+            .collect();
+        for id in next {
+            self.out.pending.push((id, reason.clone()));
         }
     }
 

@@ -151,7 +151,8 @@ pub enum PendingReason {
     BlockedBehind(WorkloadId),
     /// It preempted workloads and is admitted once they are gone.
     Preempting,
-    /// Its ClusterQueue reached the per-cycle attempt bound before reaching it.
+    /// The last cycle's bounds stopped before reaching it (its queue had as many workloads
+    /// fail to fit as a cycle tries).
     NotTried,
 }
 

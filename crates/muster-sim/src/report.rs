@@ -208,6 +208,32 @@ fn column(
     )
 }
 
+/// A step chart of one count per ClusterQueue over time.
+fn queue_chart(
+    title: &str,
+    tl: &Timeline,
+    end: f64,
+    counts: impl Fn(&crate::stats::Sample) -> &[u32],
+) -> String {
+    let max = tl
+        .samples
+        .iter()
+        .flat_map(|s| counts(s).iter())
+        .copied()
+        .max()
+        .unwrap_or(0);
+    let series: Vec<Series<'_>> = tl
+        .cluster_queues
+        .iter()
+        .enumerate()
+        .map(|(i, name)| Series {
+            name,
+            points: column(tl, end, |s| f64::from(counts(s)[i])),
+        })
+        .collect();
+    step_chart(title, &series, end, f64::from(max.max(1)), false)
+}
+
 /// Renders the report.
 pub fn render(outcome: &Outcome, title: &str) -> String {
     let s = &outcome.summary;
@@ -271,52 +297,18 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
         true,
     ));
 
-    let max_pending = tl
-        .samples
-        .iter()
-        .flat_map(|s| s.pending.iter())
-        .copied()
-        .max()
-        .unwrap_or(0);
-    let pending: Vec<Series<'_>> = tl
-        .cluster_queues
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Series {
-            name,
-            points: column(tl, end, |s| f64::from(s.pending[i])),
-        })
-        .collect();
     html.push_str("<h2>Queues</h2>");
-    html.push_str(&step_chart(
+    html.push_str(&queue_chart(
         "Pending workloads per ClusterQueue",
-        &pending,
+        tl,
         end,
-        f64::from(max_pending.max(1)),
-        false,
+        |s| &s.pending,
     ));
-    let max_running = tl
-        .samples
-        .iter()
-        .flat_map(|s| s.running.iter())
-        .copied()
-        .max()
-        .unwrap_or(0);
-    let running: Vec<Series<'_>> = tl
-        .cluster_queues
-        .iter()
-        .enumerate()
-        .map(|(i, name)| Series {
-            name,
-            points: column(tl, end, |s| f64::from(s.running[i])),
-        })
-        .collect();
-    html.push_str(&step_chart(
+    html.push_str(&queue_chart(
         "Running workloads per ClusterQueue",
-        &running,
+        tl,
         end,
-        f64::from(max_running.max(1)),
-        false,
+        |s| &s.running,
     ));
 
     html.push_str(

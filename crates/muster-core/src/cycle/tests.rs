@@ -234,6 +234,12 @@ fn strict_fifo_blocks_behind_its_head_best_effort_does_not() {
         submit(&mut m, workload("head").queue("q").pods(2).cpu("4"), 1);
         submit(&mut m, workload("small").queue("q").cpu("1"), 2);
         assert_eq!(step(&mut m, 2), expected, "strict={strict}");
+        if strict {
+            assert_eq!(
+                m.explain(id(&m, "small")),
+                "StrictFIFO: waiting behind ns/head"
+            );
+        }
     }
 }
 
@@ -699,10 +705,17 @@ fn best_effort_stops_after_the_failure_bound() {
     }
     submit(&mut m, workload("zz-fits-nothing").queue("q").cpu("1"), 2);
     let out = crate::run_cycle(&mut m, t(2), &crate::Profile::default());
-    assert_eq!(out.pending.len(), MAX_FAILED_ATTEMPTS_PER_QUEUE);
-    assert!(
-        out.pending
-            .iter()
-            .all(|(w, _)| *w != id(&m, "zz-fits-nothing"))
-    );
+    let tried: Vec<WorkloadId> = out
+        .pending
+        .iter()
+        .filter(|(_, r)| *r != PendingReason::NotTried)
+        .map(|(w, _)| *w)
+        .collect();
+    assert_eq!(tried.len(), MAX_FAILED_ATTEMPTS_PER_QUEUE);
+    assert!(!tried.contains(&id(&m, "zz-fits-nothing")));
+    // The next one is told why it was not tried.
+    let zz = id(&m, "zz-fits-nothing");
+    assert!(out.pending.contains(&(zz, PendingReason::NotTried)));
+    m.apply_output(&out, t(2)).unwrap();
+    assert!(m.explain(zz).starts_with("not tried"), "{}", m.explain(zz));
 }
