@@ -1,7 +1,8 @@
 //! One scheduling cycle: given the model at `now`, what should happen?
 //!
-//! [`run_cycle`] is a pure function of its inputs. It works on a scratch copy of the usage,
-//! so the model is untouched until the shell applies the output. In order:
+//! [`run_cycle`] is a pure function of its inputs: it works in place on the model's usage
+//! through a journal and undoes every change before it returns, so the model is as it was
+//! until the shell applies the output. In order:
 //!
 //! 1. **Screen** workloads never judged before: one that could not be admitted even on an
 //!    empty cluster with all the quota its ClusterQueue could reach is `Inadmissible`
