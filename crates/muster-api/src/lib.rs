@@ -10,6 +10,7 @@
 //! the file, the line, the object and the field path; nothing here panics on bad input.
 
 pub mod duration;
+pub mod emit;
 pub mod error;
 pub mod load;
 pub mod objects;
@@ -19,7 +20,7 @@ pub mod validate;
 pub mod yaml;
 
 pub use error::{InputError, InputErrors, Warning};
-pub use scenario::{Scenario, ScenarioWorkload, build_scenario};
+pub use scenario::{LiveCluster, Scenario, ScenarioWorkload, build_live, build_scenario};
 
 /// Reads and validates every path into a scenario.
 pub fn load_scenario(paths: &[std::path::PathBuf]) -> Result<Scenario, InputErrors> {

@@ -21,16 +21,20 @@ use crate::objects::{
 };
 use crate::yaml::{self, Document, Path};
 
+/// What errors about objects read from the API server give as their file.
+pub const API_SOURCE: &str = "kube-apiserver";
+
 /// The API version of NodeResourceTopology.
 pub const NRT_API_VERSION: &str = "topology.node.k8s.io/v1alpha2";
 
-/// One input document.
+/// One input document, or an object read from the API server.
 #[derive(Debug)]
 pub struct Source {
-    /// The file, as the user named it.
+    /// The file, as the user named it (for objects from the API server: `kube-apiserver`).
     pub file: Arc<str>,
-    /// The parsed document.
-    pub doc: Document,
+    /// The parsed document; `None` for an object read from the API server, which has no
+    /// lines to point at.
+    pub doc: Option<Document>,
 }
 
 impl Source {
@@ -43,7 +47,7 @@ impl Source {
     ) -> InputError {
         InputError {
             file: self.file.to_string(),
-            line: Some(self.doc.root.line_of(&path.0)),
+            line: self.doc.as_ref().map(|d| d.root.line_of(&path.0)),
             object: object.map(str::to_string),
             path: Some(path.to_string()),
             message: message.into(),
@@ -132,7 +136,24 @@ impl Loaded {
 
     /// `file:line` of this object, for "first defined at" notes.
     pub fn location(&self) -> String {
-        format!("{}:{}", self.source.file, self.source.doc.line)
+        match &self.source.doc {
+            Some(doc) => format!("{}:{}", self.source.file, doc.line),
+            None => self.source.file.to_string(),
+        }
+    }
+
+    /// An object read from the API server rather than a file: errors about it name the
+    /// object and the field, with `kube-apiserver` in place of a file and no line.
+    pub fn from_api(object: Object, name: String, namespace: Option<String>) -> Loaded {
+        Loaded {
+            source: Arc::new(Source {
+                file: API_SOURCE.into(),
+                doc: None,
+            }),
+            object,
+            name,
+            namespace,
+        }
     }
 }
 
@@ -247,7 +268,7 @@ pub fn load_str(file: &str, text: &str, inputs: &mut Inputs, errors: &mut Vec<In
     for doc in docs {
         let source = Arc::new(Source {
             file: file.clone(),
-            doc,
+            doc: Some(doc),
         });
         match read_object(&source) {
             Ok(Some(loaded)) => inputs.objects.push(loaded),
@@ -264,8 +285,11 @@ enum Problem {
 }
 
 fn read_object(source: &Arc<Source>) -> Result<Option<Loaded>, Problem> {
-    let root = &source.doc.root;
-    let document = format!("document {}", source.doc.index + 1);
+    let Some(doc) = &source.doc else {
+        return Ok(None);
+    };
+    let root = &doc.root;
+    let document = format!("document {}", doc.index + 1);
     if root.is_null() {
         return Ok(None);
     }
@@ -326,18 +350,74 @@ fn read_object(source: &Arc<Source>) -> Result<Option<Loaded>, Problem> {
     }
 
     fn typed<T: DeserializeOwned>(source: &Source, label: &str) -> Result<T, Problem> {
-        yaml::from_node(&source.doc.root)
+        let Some(doc) = &source.doc else {
+            return Err(Problem::Error(source.error(
+                Some(label),
+                &Path::root(),
+                "no document",
+            )));
+        };
+        yaml::from_node(&doc.root)
             .map_err(|(path, e)| Problem::Error(source.error(Some(label), &path, e.0)))
+    }
+    /// A custom resource as a file holds it: `spec` may be left out (`kind: ResourceFlavor`
+    /// with a name only is a flavor with no labels), status is never read from a file.
+    #[derive(serde::Deserialize)]
+    struct Doc<S> {
+        #[serde(default)]
+        metadata: k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+        #[serde(default)]
+        spec: S,
+    }
+    fn custom<S: DeserializeOwned + Default>(
+        source: &Source,
+        label: &str,
+    ) -> Result<
+        (
+            k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta,
+            S,
+        ),
+        Problem,
+    > {
+        let d: Doc<S> = typed(source, label)?;
+        Ok((d.metadata, d.spec))
     }
     let object = match (api_version.as_str(), kind.as_str()) {
         ("v1", "Node") => Object::Node(typed(source, &label)?),
         ("scheduling.k8s.io/v1", "PriorityClass") => Object::PriorityClass(typed(source, &label)?),
         ("batch/v1", "Job") => Object::Job(typed(source, &label)?),
-        (API_VERSION, "ResourceFlavor") => Object::ResourceFlavor(typed(source, &label)?),
-        (API_VERSION, "ClusterQueue") => Object::ClusterQueue(typed(source, &label)?),
-        (API_VERSION, "Cohort") => Object::Cohort(typed(source, &label)?),
-        (API_VERSION, "LocalQueue") => Object::LocalQueue(typed(source, &label)?),
-        (API_VERSION, "Workload") => Object::Workload(typed(source, &label)?),
+        (API_VERSION, "ResourceFlavor") => {
+            let (metadata, spec) = custom(source, &label)?;
+            Object::ResourceFlavor(ResourceFlavor { metadata, spec })
+        }
+        (API_VERSION, "ClusterQueue") => {
+            let (metadata, spec) = custom(source, &label)?;
+            Object::ClusterQueue(ClusterQueue {
+                metadata,
+                spec,
+                status: None,
+            })
+        }
+        (API_VERSION, "Cohort") => {
+            let (metadata, spec) = custom(source, &label)?;
+            Object::Cohort(Cohort { metadata, spec })
+        }
+        (API_VERSION, "LocalQueue") => {
+            let (metadata, spec) = custom(source, &label)?;
+            Object::LocalQueue(LocalQueue {
+                metadata,
+                spec,
+                status: None,
+            })
+        }
+        (API_VERSION, "Workload") => {
+            let (metadata, spec) = custom(source, &label)?;
+            Object::Workload(Workload {
+                metadata,
+                spec,
+                status: None,
+            })
+        }
         (API_VERSION, "Configuration") => Object::Configuration(typed(source, &label)?),
         (NRT_API_VERSION, "NodeResourceTopology") => {
             Object::NodeResourceTopology(typed(source, &label)?)

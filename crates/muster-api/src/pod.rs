@@ -162,7 +162,7 @@ mod tests {
         let spec: PodSpec = yaml::from_node(&doc.root).unwrap();
         let source = Arc::new(Source {
             file: "t.yaml".into(),
-            doc,
+            doc: Some(doc),
         });
         let mut errors = Vec::new();
         let mut cx = Ctx::new(&source, "Job \"j\"", &mut errors);

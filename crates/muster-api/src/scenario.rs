@@ -62,6 +62,8 @@ pub fn build_scenario(inputs: Inputs) -> Result<Scenario, InputErrors> {
         errors: Vec::new(),
         warnings: inputs.warnings,
         scenario: Scenario::default(),
+        live: false,
+        rejected: BTreeSet::new(),
     };
     b.run(&inputs.objects);
     if b.errors.is_empty() {
@@ -76,6 +78,61 @@ struct Builder {
     errors: Vec<InputError>,
     warnings: Vec<Warning>,
     scenario: Scenario,
+    /// Objects from a live cluster: no simulation annotations.
+    live: bool,
+    /// Labels of objects left out because they are invalid (live clusters only).
+    rejected: BTreeSet<String>,
+}
+
+/// A live cluster as the controller sees it: what is valid, and what was left out and why.
+#[derive(Clone, Debug, Default)]
+pub struct LiveCluster {
+    /// The valid part of the cluster.
+    pub cluster: ClusterSpec,
+    /// The valid Workloads.
+    pub workloads: Vec<WorkloadSpec>,
+    /// Objects left out, by label (`Kind "name"` or `Kind "namespace/name"`), with every
+    /// problem found with them.
+    pub rejected: BTreeMap<String, Vec<InputError>>,
+    /// Problems that did not stop anything.
+    pub warnings: Vec<Warning>,
+}
+
+/// Validates the objects of a live cluster (read from the API server) one by one: an invalid
+/// object is left out with its errors, and so is whatever depends on it (a ClusterQueue
+/// naming a flavor that was left out, a Workload of a LocalQueue that was), so one bad object
+/// never stops the rest. Workloads need no simulation annotations here.
+pub fn build_live(objects: &[Loaded]) -> LiveCluster {
+    let mut rejected: BTreeMap<String, Vec<InputError>> = BTreeMap::new();
+    loop {
+        let kept: Vec<Loaded> = objects
+            .iter()
+            .filter(|o| !rejected.contains_key(&o.label()))
+            .cloned()
+            .collect();
+        let mut b = Builder {
+            errors: Vec::new(),
+            warnings: Vec::new(),
+            scenario: Scenario::default(),
+            live: true,
+            rejected: rejected.keys().cloned().collect(),
+        };
+        b.run(&kept);
+        let before = rejected.len();
+        for e in b.errors {
+            let label = e.object.clone().unwrap_or_default();
+            rejected.entry(label).or_default().push(e);
+        }
+        // Each round leaves out at least one more object, or ends.
+        if rejected.len() == before {
+            return LiveCluster {
+                cluster: b.scenario.cluster,
+                workloads: b.scenario.workloads.into_iter().map(|w| w.spec).collect(),
+                rejected,
+                warnings: b.warnings,
+            };
+        }
+    }
 }
 
 fn name_path() -> Path {
@@ -158,7 +215,12 @@ impl Builder {
                 if lq.spec.cluster_queue.is_empty() {
                     self.cx(o).error(&path, "required");
                 } else if !cq_names.contains(&lq.spec.cluster_queue) {
-                    let msg = format!("unknown ClusterQueue {:?}", lq.spec.cluster_queue);
+                    let label = format!("ClusterQueue {:?}", lq.spec.cluster_queue);
+                    let msg = if self.rejected.contains(&label) {
+                        format!("{label} is not active: see its status")
+                    } else {
+                        format!("unknown ClusterQueue {:?}", lq.spec.cluster_queue)
+                    };
                     self.cx(o).error(&path, msg);
                 } else {
                     let ns = o.namespace.clone().unwrap_or_default();
@@ -188,9 +250,11 @@ impl Builder {
                 ),
             )));
         }
+        let rejected = std::mem::take(&mut self.rejected);
         let refs = Refs {
             priorities: &priorities,
             local_queues: &local_queues,
+            rejected: &rejected,
         };
         for o in unique.iter().copied() {
             match &o.object {
@@ -199,6 +263,7 @@ impl Builder {
                 _ => {}
             }
         }
+        self.rejected = rejected;
     }
 
     fn priority_classes<'a>(&mut self, objects: impl Iterator<Item = &'a Loaded>) -> Priorities {
@@ -208,7 +273,12 @@ impl Builder {
             let Object::PriorityClass(pc) = &o.object else {
                 continue;
             };
-            p.by_name.insert(o.name.clone(), pc.value);
+            let Some(value) = pc.value else {
+                self.cx(o)
+                    .error(&Path::root().key("value"), "required: the priority");
+                continue;
+            };
+            p.by_name.insert(o.name.clone(), value);
             if pc.global_default == Some(true) {
                 if let Some(first) = &default_at {
                     let msg =
@@ -216,7 +286,7 @@ impl Builder {
                     self.cx(o).error(&Path::root().key("globalDefault"), msg);
                 } else {
                     default_at = Some(o.name.clone());
-                    p.default = pc.value;
+                    p.default = value;
                 }
             }
         }
@@ -469,6 +539,7 @@ impl Builder {
 
     fn job(&mut self, o: &Loaded, refs: &Refs<'_>) {
         let Object::Job(job) = &o.object else { return };
+        let live = self.live;
         let mut cx = self.cx(o);
         let labels = job.metadata.labels.clone().unwrap_or_default();
         let label_path = Path::root().key("metadata").key("labels").key(QUEUE_LABEL);
@@ -510,7 +581,11 @@ impl Builder {
             &template_path.key("spec").key("priorityClassName"),
             &mut cx,
         );
-        let sim = sim_annotations(job.metadata.annotations.as_ref(), &mut cx);
+        let sim = if live {
+            Some((Duration::ZERO, Duration::ZERO))
+        } else {
+            sim_annotations(job.metadata.annotations.as_ref(), &mut cx)
+        };
         self.push_workload(
             o,
             cluster_queue,
@@ -525,6 +600,7 @@ impl Builder {
         let Object::Workload(w) = &o.object else {
             return;
         };
+        let live = self.live;
         let mut cx = self.cx(o);
         let spec_path = Path::root().key("spec");
         let cluster_queue = if w.spec.queue_name.is_empty() {
@@ -598,7 +674,11 @@ impl Builder {
                 &mut cx,
             ));
         }
-        let sim = sim_annotations(w.metadata.annotations.as_ref(), &mut cx);
+        let sim = if live {
+            Some((Duration::ZERO, Duration::ZERO))
+        } else {
+            sim_annotations(w.metadata.annotations.as_ref(), &mut cx)
+        };
         if min_count_used {
             self.warnings.push(Warning(o.error(
                 &sets_path,
@@ -656,6 +736,7 @@ struct Priorities {
 struct Refs<'a> {
     priorities: &'a Priorities,
     local_queues: &'a BTreeMap<(String, String), String>,
+    rejected: &'a BTreeSet<String>,
 }
 
 impl Refs<'_> {
@@ -673,7 +754,12 @@ impl Refs<'_> {
         {
             Some(cq) => Some(cq.clone()),
             None => {
-                cx.error(path, format!("unknown LocalQueue \"{ns}/{local_queue}\""));
+                let label = format!("LocalQueue \"{ns}/{local_queue}\"");
+                if self.rejected.contains(&label) {
+                    cx.error(path, format!("{label} is not active: see its status"));
+                } else {
+                    cx.error(path, format!("unknown LocalQueue \"{ns}/{local_queue}\""));
+                }
                 None
             }
         }

@@ -1,0 +1,2 @@
+//! Muster's Kubernetes shell.
+pub mod crd;
