@@ -10,6 +10,9 @@
 //! 2. **Nominated** workloads — those that preempted in an earlier cycle — are tried first:
 //!    the room their victims left is theirs (kube-scheduler's nominated pods). Without this, a
 //!    higher-priority borrower could take that room back and be preempted again, forever.
+//!    Where the shell stops victims over time (Kubernetes), victims still being stopped are
+//!    counted as gone for them: a nominated workload that fits once they are gone holds that
+//!    room and waits (`Preempting`) instead of preempting again.
 //! 3. **Heads.** Every ClusterQueue offers its next candidate (its queue order: priority,
 //!    then queue timestamp, then namespace/name). Of all heads, the cycle takes the first by
 //!    Kueue's entry order — those within their queue's nominal quota (not borrowing) first, then
@@ -315,8 +318,16 @@ impl<'m> Cycle<'m> {
                 continue;
             }
             let borrows = self.borrows(key.id);
-            if let Evaluation::Fits(found, placed) = self.evaluate(key.id, borrows) {
-                self.commit(key.id, found, placed.is_some());
+            match self.evaluate(key.id, borrows) {
+                Evaluation::Fits(found, placed) => self.commit(key.id, found, placed.is_some()),
+                Evaluation::Waits(_) => {
+                    // Its victims may still be on their way out: their room is its own.
+                    let mark = self.s.mark();
+                    let freed = self.free_evicting();
+                    if freed.is_empty() || !self.claim_freed(key.id, &freed) {
+                        self.s.rollback(mark);
+                    }
+                }
             }
         }
     }
@@ -518,8 +529,20 @@ impl<'m> Cycle<'m> {
             self.preempt_fail_memo.clear();
             self.preempt_fail_generation = self.generation;
         }
-        if self.preempt_fail_memo.contains(&memo_key) || !preempt::may_have_candidates(self, id) {
+        if self.preempt_fail_memo.contains(&memo_key) {
+            self.preemption_unfinished = true;
+            return false;
+        }
+        // Workloads already being stopped count as gone: if that is room enough, wait for
+        // them; otherwise look for victims on top of them.
+        let mark = self.s.mark();
+        let freed = self.free_evicting();
+        if !freed.is_empty() && self.claim_freed(id, &freed) {
+            return true;
+        }
+        if !preempt::may_have_candidates(self, id) {
             // Admissions later in this cycle may still give it candidates in the next one.
+            self.s.rollback(mark);
             self.preemption_unfinished = true;
             return false;
         }
@@ -527,22 +550,79 @@ impl<'m> Cycle<'m> {
         let search = self.search(id, 0, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
         for choice in search.reachable_choices(MAX_PREEMPTION_CHOICES) {
             if let Some(victims) = preempt::find_victims(self, id, &search, &choice) {
-                self.generation += 1;
-                self.removed.extend(victims.iter().map(|v| v.workload));
-                self.taken.insert(id);
-                self.fail_memo.clear();
-                self.node_memo.clear();
-                self.out.decisions.push(Decision::Preempt {
-                    preemptor: id,
-                    victims,
-                });
-                self.out.pending.push((id, PendingReason::Preempting));
+                self.hold_room(id, &freed, victims);
                 return true;
             }
         }
+        self.s.rollback(mark);
         self.preempt_fail_memo.insert(memo_key);
         self.preemption_unfinished = true;
         false
+    }
+
+    /// Removes from the usage every workload being stopped that no preemptor has claimed in
+    /// this cycle, and returns them.
+    fn free_evicting(&mut self) -> Vec<WorkloadId> {
+        let freed: Vec<WorkloadId> = self
+            .model
+            .evicting()
+            .iter()
+            .copied()
+            .filter(|e| !self.removed.contains(e))
+            .collect();
+        for &e in &freed {
+            if let Some((admission, _)) = self.model.workload(e).admission() {
+                self.model.charge_into(&mut self.s, admission, -1);
+            }
+        }
+        freed
+    }
+
+    /// With the workloads being stopped gone from the usage, whether `id` fits; if so, it
+    /// holds that room and waits for them.
+    fn claim_freed(&mut self, id: WorkloadId, freed: &[WorkloadId]) -> bool {
+        let search = self.search(id, 0, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
+        let mut memo = NodeMemo::default();
+        let result = search.run(
+            &mut self.s,
+            &[QuotaMode::NoBorrow, QuotaMode::Borrow],
+            &mut memo,
+        );
+        self.out.counters.placements += result.placements_tried;
+        let Some(found) = result.found else {
+            return false;
+        };
+        // The search left the pods placed; charging the quota too holds the room.
+        let admission = Admission {
+            workload: id,
+            options: found.options,
+            placements: found.placements,
+            borrowing: found.borrowing,
+        };
+        self.model.charge_quota_into(&mut self.s, &admission, 1);
+        self.hold_room(id, freed, Vec::new());
+        true
+    }
+
+    /// Records a preemption whose room (the victims' and the `freed` workloads') is held for
+    /// `id` for the rest of the cycle.
+    fn hold_room(
+        &mut self,
+        id: WorkloadId,
+        freed: &[WorkloadId],
+        victims: Vec<crate::decision::Victim>,
+    ) {
+        self.generation += 1;
+        self.removed.extend(freed.iter().copied());
+        self.removed.extend(victims.iter().map(|v| v.workload));
+        self.taken.insert(id);
+        self.fail_memo.clear();
+        self.node_memo.clear();
+        self.out.decisions.push(Decision::Preempt {
+            preemptor: id,
+            victims,
+        });
+        self.out.pending.push((id, PendingReason::Preempting));
     }
 }
 

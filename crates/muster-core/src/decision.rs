@@ -202,7 +202,8 @@ pub enum Decision {
     Preempt {
         /// The pending workload that needs the room.
         preemptor: WorkloadId,
-        /// The admitted workloads to stop.
+        /// The admitted workloads to stop. Empty when the room it needs is already being
+        /// freed by workloads the shell is stopping: it holds that room and waits.
         victims: Vec<Victim>,
     },
     /// A workload can never be admitted; report it once, keep it pending.

@@ -55,3 +55,9 @@ id_type!(
     /// A set of nodes eligible for a pod set under one flavor choice.
     NodeSetId
 );
+
+impl NodeId {
+    /// Where a pod of a restored admission is when its node has left the cluster: it holds
+    /// quota but no node.
+    pub const LOST: NodeId = NodeId(u32::MAX);
+}

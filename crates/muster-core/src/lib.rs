@@ -36,6 +36,6 @@ pub mod usage;
 pub use cycle::{Profile, run_cycle};
 pub use decision::{Admission, CycleOutput, Decision, PendingReason, PreemptionReason, Victim};
 pub use ids::{CqId, FlavorId, NodeId, WorkloadId};
-pub use model::{Model, ModelError, WorkloadKey, WorkloadState};
+pub use model::{Model, ModelError, RecordedPodSet, WorkloadKey, WorkloadState};
 pub use quantity::Quantity;
 pub use time::{Duration, Time};

@@ -81,6 +81,23 @@ pub enum ModelError {
     /// A decision does not match the model (applied twice, or to a different model).
     #[error("decision does not apply: {0}")]
     StaleDecision(String),
+    /// A recorded admission no longer fits the workload or its ClusterQueue.
+    #[error("cannot restore the admission of {workload}: {message}")]
+    Unrestorable {
+        /// The workload.
+        workload: String,
+        /// What does not match.
+        message: String,
+    },
+}
+
+/// How one pod set was admitted, as a shell records it outside the model.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct RecordedPodSet {
+    /// Resource name → flavor name.
+    pub flavors: BTreeMap<String, String>,
+    /// Node name and the number of the pod set's pods on it.
+    pub nodes: Vec<(String, u32)>,
 }
 
 /// A workload's namespace and name; workloads are ordered by it last.
@@ -212,6 +229,10 @@ pub struct Workload {
     pub reason: PendingReason,
     /// Whether it was judged Inadmissible.
     pub inadmissible: bool,
+    /// Admitted, but being stopped: its pods hold their nodes and quota until the shell
+    /// reports them gone. It is never chosen as a victim again, and the room it will leave
+    /// goes to a workload that would otherwise have to preempt (see [`Model::mark_evicting`]).
+    pub evicting: bool,
 }
 
 impl Workload {
@@ -297,6 +318,7 @@ pub struct Model {
     queues: Vec<CqQueue>,
     unscreened: BTreeSet<WorkloadId>,
     nominated: BTreeSet<WorkloadId>,
+    evicting: BTreeSet<WorkloadId>,
     shapes: ShapeTable,
     usage: Usage,
     /// The same cluster with nothing running, for judging admissibility.
@@ -600,6 +622,7 @@ impl Model {
             workload_index: BTreeMap::new(),
             unscreened: BTreeSet::new(),
             nominated: BTreeSet::new(),
+            evicting: BTreeSet::new(),
             shapes: ShapeTable::default(),
             usage,
             empty,
@@ -672,6 +695,7 @@ impl Model {
             state: WorkloadState::Pending,
             reason: PendingReason::Queued,
             inadmissible: false,
+            evicting: false,
         });
         self.workload_index.insert(key, id);
         self.enqueue(id);
@@ -912,7 +936,139 @@ impl Model {
             self.workloads[id.index()].priority,
         );
         self.queues[cq.index()].release(id, priority);
+        self.workloads[id.index()].evicting = false;
+        self.evicting.remove(&id);
         Ok(admission)
+    }
+
+    /// Records that an admitted workload is being stopped (a preemption the shell has begun
+    /// but that takes time, as a Kubernetes Job's pods take time to terminate). It keeps its
+    /// nodes and quota until [`Model::finish`] or until the shell rebuilds the model without
+    /// it; meanwhile no cycle picks it as a victim again, and a workload that needs its room
+    /// waits for it (`Preempting`) instead of preempting more. The simulator stops victims
+    /// at once and never needs this.
+    pub fn mark_evicting(&mut self, id: WorkloadId) -> Result<(), ModelError> {
+        let w = self.workload_checked(id)?;
+        if !w.is_admitted() {
+            return Err(ModelError::NotAdmitted(w.key.to_string()));
+        }
+        self.workloads[id.index()].evicting = true;
+        self.evicting.insert(id);
+        Ok(())
+    }
+
+    /// Records that a pending workload preempted in an earlier cycle (a shell restoring
+    /// state it keeps outside the model): the next cycle tries it first.
+    pub fn nominate(&mut self, id: WorkloadId) -> Result<(), ModelError> {
+        let w = self.workload_checked(id)?;
+        if !w.is_pending() {
+            return Err(ModelError::StaleDecision(format!(
+                "{} is not pending",
+                w.key
+            )));
+        }
+        self.nominated.insert(id);
+        Ok(())
+    }
+
+    /// Moves a pending workload's place in its queue to `ts` (its last requeue, as a shell
+    /// restoring a workload that was evicted before records it).
+    pub fn set_queue_time(&mut self, id: WorkloadId, ts: Time) -> Result<(), ModelError> {
+        let w = self.workload_checked(id)?;
+        if !w.is_pending() {
+            return Err(ModelError::StaleDecision(format!(
+                "{} is not pending",
+                w.key
+            )));
+        }
+        self.dequeue(id);
+        self.workloads[id.index()].queue_ts = ts;
+        self.enqueue(id);
+        Ok(())
+    }
+
+    /// Admits a pending workload as an earlier admission recorded it: for each pod set, the
+    /// flavor of each resource and the node of each pod. A node that has left the cluster
+    /// is recorded as [`NodeId::LOST`]: its pods hold quota but no node.
+    pub fn restore_admission(
+        &mut self,
+        id: WorkloadId,
+        pod_sets: &[RecordedPodSet],
+        at: Time,
+    ) -> Result<(), ModelError> {
+        let w = self.workload_checked(id)?;
+        let key = w.key.to_string();
+        let shape = self.shape_of(id);
+        if pod_sets.len() != shape.pod_sets.len() {
+            return Err(ModelError::Unrestorable {
+                workload: key,
+                message: format!(
+                    "the admission records {} pod sets, the workload has {}",
+                    pod_sets.len(),
+                    shape.pod_sets.len()
+                ),
+            });
+        }
+        let mut options = Vec::with_capacity(pod_sets.len());
+        let mut placements = Vec::new();
+        for (pi, (ps, rec)) in shape.pod_sets.iter().zip(pod_sets).enumerate() {
+            let found = ps.options.iter().position(|o| {
+                o.resource_flavors.len() == rec.flavors.len()
+                    && o.resource_flavors.iter().all(|(r, f)| {
+                        rec.flavors.get(self.resources.name(*r))
+                            == Some(&self.flavors[f.index()].name)
+                    })
+            });
+            let Some(option) = found else {
+                return Err(ModelError::Unrestorable {
+                    workload: key,
+                    message: format!(
+                        "pod set {}: its ClusterQueue no longer offers the flavors {:?} it was admitted with",
+                        self.workloads[id.index()].pod_set_names[pi],
+                        rec.flavors
+                    ),
+                });
+            };
+            options.push(option as u16);
+            let start = placements.len();
+            for (node, count) in &rec.nodes {
+                let n = self.node_id(node).unwrap_or(NodeId::LOST);
+                placements.extend(std::iter::repeat_n(n, *count as usize));
+            }
+            let placed = placements.len() - start;
+            if placed > ps.count as usize {
+                return Err(ModelError::Unrestorable {
+                    workload: key,
+                    message: format!(
+                        "pod set {}: the admission places {placed} pods, the pod set has {}",
+                        self.workloads[id.index()].pod_set_names[pi],
+                        ps.count
+                    ),
+                });
+            }
+            placements.resize(start + ps.count as usize, NodeId::LOST);
+        }
+        let admission = Admission {
+            workload: id,
+            options,
+            placements,
+            borrowing: false,
+        };
+        self.apply(&Decision::Admit(admission), at)?;
+        let cq_node = self.cluster_queues[self.workloads[id.index()].cq.index()].quota_node;
+        let s = Scratch::new(std::mem::take(&mut self.usage));
+        let borrowing = match self.workloads[id.index()].admission() {
+            Some((admission, _)) => self
+                .admitted_options(admission)
+                .flat_map(|(_, o)| &o.quota)
+                .any(|&(fr, _)| self.quota.is_borrowing(&s, cq_node, fr)),
+            None => false,
+        };
+        self.usage = s.into_usage();
+        if let WorkloadState::Admitted { admission, .. } = &mut self.workloads[id.index()].state {
+            admission.borrowing = borrowing;
+        }
+        Ok(())
     }
 
     /// Marks an admitted workload finished and releases what it held.
@@ -945,8 +1101,12 @@ impl Model {
         let mut pod = 0usize;
         for ps in &shape.pod_sets {
             for _ in 0..ps.count {
-                let node = admission.placements[pod].index();
+                let node = admission.placements[pod];
                 pod += 1;
+                if node == NodeId::LOST {
+                    continue;
+                }
+                let node = node.index();
                 for (r, q) in ps.request.iter().chain([(pods, one)]) {
                     let cell = node * r_count + r.index();
                     let v = if sign > 0 {
@@ -1063,6 +1223,11 @@ impl Model {
     /// nominated pods).
     pub fn nominated(&self) -> &BTreeSet<WorkloadId> {
         &self.nominated
+    }
+
+    /// Admitted workloads being stopped (see [`Model::mark_evicting`]).
+    pub fn evicting(&self) -> &BTreeSet<WorkloadId> {
+        &self.evicting
     }
 
     /// Workloads not yet screened for admissibility.

@@ -14,6 +14,10 @@
 //! - **Minimal set**: remove candidates in order (skipping those of a queue that stopped
 //!   borrowing) until the preemptor fits, then give back, in reverse order, every victim
 //!   without which it still fits.
+//! - **Workloads already being stopped** (a shell's evictions still under way, see
+//!   [`crate::model::Model::mark_evicting`]) are never candidates; the cycle counts their
+//!   room as free for a workload that would otherwise preempt, and if that is enough it
+//!   waits for them (`Preempting`, no new victims) rather than preempting more.
 //! - **Policy flow**: own-queue candidates only → borrowing allowed; with
 //!   `borrowWithinCohort` → borrowing allowed, other queues' victims below the threshold;
 //!   otherwise → first without borrowing (only when the queue is under its nominal quota in
@@ -174,7 +178,7 @@ fn find_candidates(cycle: &mut Cycle<'_>, w: &Workload, needed: &[FrId]) -> Vec<
                 if reclaim == ReclaimWithinCohort::LowerPriority && cw.priority >= w.priority {
                     break; // sorted by priority: none further is lower
                 }
-                if !cycle.removed.contains(&c) && uses_needed(c) {
+                if !cycle.removed.contains(&c) && !cw.evicting && uses_needed(c) {
                     others.push(c);
                 }
             }
@@ -191,7 +195,7 @@ fn find_candidates(cycle: &mut Cycle<'_>, w: &Workload, needed: &[FrId]) -> Vec<
             let allowed = cw.priority < w.priority
                 || (within == WithinClusterQueue::LowerOrNewerEqualPriority
                     && w.queue_ts < cw.queue_ts);
-            if allowed && !cycle.removed.contains(&c) && uses_needed(c) {
+            if allowed && !cycle.removed.contains(&c) && !cw.evicting && uses_needed(c) {
                 others.push(c);
             }
         }

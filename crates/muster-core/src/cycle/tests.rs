@@ -719,3 +719,138 @@ fn best_effort_stops_after_the_failure_bound() {
     m.apply_output(&out, t(2)).unwrap();
     assert!(m.explain(zz).starts_with("not tried"), "{}", m.explain(zz));
 }
+
+// ---- shells that stop victims over time (Kubernetes) -------------------------------------
+
+fn one_cycle(m: &mut Model, at: i64) -> crate::decision::CycleOutput {
+    crate::cycle::run_cycle(m, t(at), &crate::cycle::Profile::default())
+}
+
+/// What the Kubernetes shell does with a cycle's output: admissions and reasons apply at
+/// once, but victims only start stopping (their pods hold their room until they are gone).
+fn apply_like_kube(m: &mut Model, out: &crate::decision::CycleOutput, at: i64) -> Vec<String> {
+    let text = describe(m, &out.decisions);
+    for d in &out.decisions {
+        match d {
+            Decision::Preempt { preemptor, victims } => {
+                for v in victims {
+                    m.mark_evicting(v.workload).unwrap();
+                }
+                m.nominate(*preemptor).unwrap();
+            }
+            other => m.apply(other, t(at)).unwrap(),
+        }
+    }
+    text
+}
+
+fn preempting_queue(cpu: &str) -> Model {
+    cluster()
+        .flavor("default", &[])
+        .node("n1", &[("cpu", cpu)])
+        .queue(
+            cq("q")
+                .group(group(vec![("default", vec![quota("cpu", "100")])]))
+                .preemption(Within::LowerPriority, Reclaim::Never),
+        )
+        .build()
+}
+
+#[test]
+fn victims_still_stopping_are_waited_for_not_preempted_again() {
+    let mut m = preempting_queue("4");
+    submit(&mut m, workload("low-a").queue("q").cpu("2"), 0);
+    submit(&mut m, workload("low-b").queue("q").cpu("2"), 1);
+    let out = one_cycle(&mut m, 1);
+    apply_like_kube(&mut m, &out, 1);
+    submit(&mut m, workload("high").queue("q").cpu("2").priority(10), 2);
+    let out = one_cycle(&mut m, 2);
+    assert_eq!(
+        apply_like_kube(&mut m, &out, 2),
+        ["preempt ns/low-a by ns/high InClusterQueue"]
+    );
+    // The victim is still running: the next cycles wait for it instead of taking low-b too.
+    for at in 3..6 {
+        let out = one_cycle(&mut m, at);
+        assert_eq!(
+            out.decisions,
+            [Decision::Preempt {
+                preemptor: id(&m, "high"),
+                victims: vec![]
+            }],
+            "cycle at {at}"
+        );
+        assert!(
+            out.pending
+                .contains(&(id(&m, "high"), PendingReason::Preempting))
+        );
+    }
+    assert!(m.workload(id(&m, "low-b")).is_admitted());
+    // Once it is gone, the preemptor gets its room.
+    m.finish(id(&m, "low-a")).unwrap();
+    let out = one_cycle(&mut m, 6);
+    assert_eq!(
+        apply_like_kube(&mut m, &out, 6),
+        ["admit ns/high [default] n1"]
+    );
+    crate::invariants::check(&m).unwrap();
+}
+
+#[test]
+fn a_bigger_preemptor_adds_victims_on_top_of_evictions_in_progress() {
+    let mut m = preempting_queue("6");
+    for (i, name) in ["low-a", "low-b", "low-c"].iter().enumerate() {
+        submit(&mut m, workload(name).queue("q").cpu("2"), i as i64);
+    }
+    let out = one_cycle(&mut m, 3);
+    apply_like_kube(&mut m, &out, 3);
+    // low-a is being stopped (its preemptor has since gone away).
+    m.mark_evicting(id(&m, "low-a")).unwrap();
+    // A higher workload needing 4 cpus counts low-a's 2 as gone: it takes one more victim,
+    // not two, and the evicting low-a is never a victim again.
+    submit(&mut m, workload("top").queue("q").cpu("4").priority(10), 5);
+    let out = one_cycle(&mut m, 5);
+    let text = describe(&m, &out.decisions);
+    assert!(
+        text.iter().all(|d| !d.contains("low-a")),
+        "an evicting workload was chosen again: {text:?}"
+    );
+    let victims: usize = out
+        .decisions
+        .iter()
+        .map(|d| match d {
+            Decision::Preempt { victims, .. } => victims.len(),
+            _ => 0,
+        })
+        .sum();
+    assert_eq!(victims, 1, "{text:?}");
+}
+
+#[test]
+fn a_recorded_admission_is_restored_with_its_flavors_and_nodes() {
+    let mut m = single_queue(&[("n1", "4"), ("n2", "4")], "6").build();
+    let a = submit(&mut m, workload("a").queue("q").pods(3).cpu("1"), 0);
+    let record = crate::model::RecordedPodSet {
+        flavors: [("cpu".to_string(), "default".to_string())].into(),
+        nodes: vec![("n2".into(), 2), ("gone".into(), 1)],
+    };
+    m.restore_admission(a, &[record], t(0)).unwrap();
+    assert!(m.workload(a).is_admitted());
+    let cpu = m.resources().id("cpu").unwrap();
+    assert_eq!(m.allocated(m.node_id("n2").unwrap(), cpu), q("2"));
+    assert_eq!(m.allocated(m.node_id("n1").unwrap(), cpu), q("0"));
+    // The pod of the lost node still holds quota: 3 of 6 are left, so 4 more do not fit.
+    submit(&mut m, workload("b").queue("q").pods(4).cpu("1"), 1);
+    assert!(step(&mut m, 1).is_empty());
+    submit(&mut m, workload("c").queue("q").pods(3).cpu("1"), 1);
+    assert_eq!(step(&mut m, 1), ["admit ns/c [default] n2,n2,n1"]);
+
+    let d = submit(&mut m, workload("d").queue("q").cpu("1"), 2);
+    let wrong = crate::model::RecordedPodSet {
+        flavors: [("cpu".to_string(), "h100".to_string())].into(),
+        nodes: vec![("n1".into(), 1)],
+    };
+    let err = m.restore_admission(d, &[wrong], t(2)).unwrap_err();
+    assert!(err.to_string().contains("no longer offers"), "{err}");
+    assert!(m.workload(d).is_pending());
+}
