@@ -547,3 +547,35 @@ pub struct NrtResource {
     #[schemars(with = "Qty")]
     pub available: Option<Qty>,
 }
+
+/// NodeResourceTopology is a cluster-scoped custom resource of the community API
+/// (`topology.node.k8s.io/v1alpha2`, installed by NFD's topology-updater and similar agents),
+/// not one Muster defines: this lets the controller watch it.
+impl kube::Resource for NodeResourceTopology {
+    type DynamicType = ();
+    type Scope = kube::core::ClusterResourceScope;
+
+    fn kind(_: &()) -> Cow<'_, str> {
+        "NodeResourceTopology".into()
+    }
+
+    fn group(_: &()) -> Cow<'_, str> {
+        "topology.node.k8s.io".into()
+    }
+
+    fn version(_: &()) -> Cow<'_, str> {
+        "v1alpha2".into()
+    }
+
+    fn plural(_: &()) -> Cow<'_, str> {
+        "noderesourcetopologies".into()
+    }
+
+    fn meta(&self) -> &ObjectMeta {
+        &self.metadata
+    }
+
+    fn meta_mut(&mut self) -> &mut ObjectMeta {
+        &mut self.metadata
+    }
+}

@@ -971,6 +971,21 @@ impl Model {
         Ok(())
     }
 
+    /// Keeps a pending workload out of every cycle of this model (a shell holds it in a state
+    /// the model cannot express, such as an admission it is undoing).
+    pub fn withhold(&mut self, id: WorkloadId) -> Result<(), ModelError> {
+        let w = self.workload_checked(id)?;
+        if !w.is_pending() {
+            return Err(ModelError::StaleDecision(format!(
+                "{} is not pending",
+                w.key
+            )));
+        }
+        self.workloads[id.index()].inadmissible = true;
+        self.unscreened.remove(&id);
+        Ok(())
+    }
+
     /// Moves a pending workload's place in its queue to `ts` (its last requeue, as a shell
     /// restoring a workload that was evicted before records it).
     pub fn set_queue_time(&mut self, id: WorkloadId, ts: Time) -> Result<(), ModelError> {

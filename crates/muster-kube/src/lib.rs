@@ -1,2 +1,14 @@
 //! Muster's Kubernetes shell.
+pub mod apply;
+pub mod certs;
+pub mod conditions;
+pub mod controller;
 pub mod crd;
+pub mod http;
+pub mod job;
+pub mod leader;
+pub mod metrics;
+pub mod names;
+pub mod plan;
+pub mod snapshot;
+pub mod webhook;

@@ -75,6 +75,70 @@ enum Command {
         #[arg(long)]
         preemption: bool,
     },
+    /// Print the CustomResourceDefinitions of muster.dev/v1alpha1 as YAML.
+    #[command(after_help = "Example:\n  muster crds | kubectl apply --server-side -f -")]
+    Crds,
+    /// Run the admission controller against a Kubernetes cluster (in-cluster config, or
+    /// $KUBECONFIG).
+    ///
+    /// Watches Nodes, PriorityClasses, Muster's objects and Jobs labelled
+    /// muster.dev/queue-name; admits, preempts and requeues them with the same scheduling
+    /// core the simulator runs; serves the Job webhook, /metrics, /healthz and /readyz.
+    Controller(ControllerArgs),
+}
+
+#[derive(clap::Args, Debug)]
+struct ControllerArgs {
+    /// Namespace of the controller's Lease and webhook certificate Secret.
+    #[arg(long, env = "POD_NAMESPACE", default_value = "muster-system")]
+    namespace: String,
+    /// This replica's name (default: the host name).
+    #[arg(long, env = "POD_NAME")]
+    identity: Option<String>,
+    /// Run without leader election (only ever with a single replica).
+    #[arg(long)]
+    no_leader_election: bool,
+    /// Name of the leader Lease.
+    #[arg(long, default_value = "muster-controller")]
+    lease_name: String,
+    /// Lease duration in seconds: how long a dead leader blocks a successor.
+    #[arg(long, default_value_t = 15)]
+    lease_duration: u64,
+    /// Seconds after its last renewal that a leader stops writing (less than the lease).
+    #[arg(long, default_value_t = 10)]
+    renew_deadline: u64,
+    /// Seconds between acquire/renew attempts.
+    #[arg(long, default_value_t = 2)]
+    retry_period: u64,
+    /// Address for /metrics, /healthz and /readyz.
+    #[arg(long, default_value = "0.0.0.0:8080")]
+    metrics_addr: std::net::SocketAddr,
+    /// Address for the Job webhook (HTTPS).
+    #[arg(long, default_value = "0.0.0.0:9443")]
+    webhook_addr: std::net::SocketAddr,
+    /// Serve no webhook.
+    #[arg(long)]
+    no_webhook: bool,
+    /// Directory with tls.crt and tls.key for the webhook (default: a self-signed
+    /// certificate kept in the Secret --webhook-secret).
+    #[arg(long, value_name = "DIR")]
+    webhook_cert_dir: Option<PathBuf>,
+    /// Secret holding the self-signed webhook certificate.
+    #[arg(long, default_value = "muster-webhook-cert")]
+    webhook_secret: String,
+    /// DNS names and IPs the API server reaches the webhook by (default: the Service
+    /// muster-webhook in --namespace).
+    #[arg(long, value_delimiter = ',')]
+    webhook_hosts: Vec<String>,
+    /// MutatingWebhookConfiguration whose caBundle the controller keeps current.
+    #[arg(long, default_value = "muster-webhook")]
+    webhook_config: String,
+    /// Milliseconds of quiet after a change before a cycle runs.
+    #[arg(long, default_value_t = 100)]
+    debounce_ms: u64,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
 }
 
 fn parse_until(s: &str) -> Result<muster_core::Duration, String> {
@@ -139,6 +203,23 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Crds => match muster_kube::crd::to_yaml() {
+            Ok(yaml) => {
+                print!("{yaml}");
+                ExitCode::SUCCESS
+            }
+            Err(e) => {
+                eprintln!("error: {e}");
+                ExitCode::from(1)
+            }
+        },
+        Command::Controller(args) => match controller(args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Simulate {
             paths,
             out,
@@ -158,6 +239,103 @@ fn main() -> ExitCode {
                 }
             }
         }
+    }
+}
+
+fn controller(args: ControllerArgs) -> anyhow::Result<()> {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal());
+    if args.log_json {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+    let identity = match args.identity {
+        Some(i) => i,
+        None => std::fs::read_to_string("/proc/sys/kernel/hostname")
+            .map(|h| h.trim().to_string())
+            .unwrap_or_else(|_| "muster".into()),
+    };
+    // A suffix tells apart two runs under one name (a restarted process).
+    let identity = format!("{identity}_{:08x}", std::process::id() ^ nanos());
+    let hosts = if args.webhook_hosts.is_empty() {
+        vec![
+            format!("muster-webhook.{}.svc", args.namespace),
+            format!("muster-webhook.{}.svc.cluster.local", args.namespace),
+        ]
+    } else {
+        args.webhook_hosts
+    };
+    let mut lease =
+        muster_kube::leader::LeaseConfig::new(&args.namespace, &args.lease_name, &identity);
+    lease.lease_duration = std::time::Duration::from_secs(args.lease_duration);
+    lease.renew_deadline = std::time::Duration::from_secs(args.renew_deadline);
+    lease.retry_period = std::time::Duration::from_secs(args.retry_period);
+    if lease.renew_deadline >= lease.lease_duration {
+        anyhow::bail!("--renew-deadline must be less than --lease-duration");
+    }
+    let config = muster_kube::controller::Config {
+        namespace: args.namespace,
+        identity,
+        leader_election: !args.no_leader_election,
+        lease,
+        metrics_addr: args.metrics_addr,
+        webhook_addr: (!args.no_webhook).then_some(args.webhook_addr),
+        webhook_cert: match args.webhook_cert_dir {
+            Some(dir) => muster_kube::controller::WebhookCert::Dir(dir),
+            None => muster_kube::controller::WebhookCert::Secret {
+                name: args.webhook_secret,
+                dns_names: hosts,
+            },
+        },
+        webhook_config: args.webhook_config,
+        debounce: std::time::Duration::from_millis(args.debounce_ms),
+        resync: std::time::Duration::from_secs(30),
+    };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the Kubernetes API (in-cluster config or $KUBECONFIG)")?;
+        muster_kube::controller::run(client, config, shutdown_signal()).await?;
+        Ok(())
+    })
+}
+
+fn nanos() -> u32 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.subsec_nanos())
+        .unwrap_or(0)
+}
+
+async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        let mut term =
+            match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+                Ok(s) => s,
+                Err(_) => {
+                    let _ = ctrl_c.await;
+                    return;
+                }
+            };
+        tokio::select! {
+            _ = ctrl_c => {}
+            _ = term.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
     }
 }
 

@@ -1,0 +1,312 @@
+//! From the objects the API server holds to the core's model, at the start of every cycle.
+//!
+//! The controller keeps no scheduling state of its own: each cycle rebuilds the model from
+//! the reflected objects, so whatever a restarted (or newly elected) controller reads is all
+//! it needs. Admissions come back from Workload status (flavors and nodes, exactly as
+//! recorded), a victim still being stopped from its `Evicted` condition, a requeued
+//! workload's place in line from the time it was evicted, a preemptor's claim on its victims'
+//! room from its `Preempting` reason.
+
+use std::collections::BTreeMap;
+use std::sync::Arc;
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::scheduling::v1::PriorityClass;
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time as K8sTime};
+use muster_api::load::{Loaded, Object};
+use muster_api::objects::{
+    ClusterQueue, Cohort, LocalQueue, NodeResourceTopology, ResourceFlavor, Workload,
+};
+use muster_api::{InputError, LiveCluster, build_live};
+use muster_core::{Model, ModelError, RecordedPodSet, Time, WorkloadId, WorkloadKey};
+
+use crate::conditions;
+use crate::job;
+use crate::names::{EVICTED, FINISHED, QUOTA_RESERVED, REASON_PREEMPTING};
+
+/// Everything the controller reads, each list in namespace/name order.
+#[derive(Clone, Debug, Default)]
+pub struct Objects {
+    /// Nodes.
+    pub nodes: Vec<Arc<Node>>,
+    /// PriorityClasses.
+    pub priority_classes: Vec<Arc<PriorityClass>>,
+    /// ResourceFlavors.
+    pub flavors: Vec<Arc<ResourceFlavor>>,
+    /// ClusterQueues.
+    pub cluster_queues: Vec<Arc<ClusterQueue>>,
+    /// Cohorts.
+    pub cohorts: Vec<Arc<Cohort>>,
+    /// LocalQueues.
+    pub local_queues: Vec<Arc<LocalQueue>>,
+    /// Workloads.
+    pub workloads: Vec<Arc<Workload>>,
+    /// Jobs that carry the queue label.
+    pub jobs: Vec<Arc<Job>>,
+    /// NodeResourceTopologies (empty when their CRD is not installed).
+    pub topologies: Vec<Arc<NodeResourceTopology>>,
+}
+
+fn meta_key(m: &ObjectMeta) -> (String, String) {
+    (
+        m.namespace.clone().unwrap_or_default(),
+        m.name.clone().unwrap_or_default(),
+    )
+}
+
+impl Objects {
+    /// Puts every list in namespace/name order (stores hand objects out in no set order).
+    pub fn sort(&mut self) {
+        fn by_key<K: kube::Resource>(v: &mut [Arc<K>]) {
+            v.sort_by_key(|o| meta_key(o.meta()));
+        }
+        by_key(&mut self.nodes);
+        by_key(&mut self.priority_classes);
+        by_key(&mut self.flavors);
+        by_key(&mut self.cluster_queues);
+        by_key(&mut self.cohorts);
+        by_key(&mut self.local_queues);
+        by_key(&mut self.workloads);
+        by_key(&mut self.jobs);
+        by_key(&mut self.topologies);
+    }
+
+    /// The Job with this uid.
+    pub fn job_by_uid(&self, uid: &str) -> Option<&Arc<Job>> {
+        self.jobs
+            .iter()
+            .find(|j| j.metadata.uid.as_deref() == Some(uid))
+    }
+}
+
+/// A Workload's place in its life, as its status records it.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Phase {
+    /// Waiting for admission.
+    Pending,
+    /// Admitted and running.
+    Admitted,
+    /// Admitted, and being stopped after an eviction.
+    Evicting,
+    /// Its job is done.
+    Finished,
+}
+
+/// Where a Workload is, from its status alone.
+pub fn phase(w: &Workload) -> Phase {
+    let status = w.status.as_ref();
+    let conds = status.map(|s| s.conditions.as_slice()).unwrap_or(&[]);
+    if conditions::is_true(conds, FINISHED) {
+        return Phase::Finished;
+    }
+    match status.and_then(|s| s.admission.as_ref()) {
+        None => Phase::Pending,
+        Some(_) if conditions::is_true(conds, EVICTED) => Phase::Evicting,
+        Some(_) => Phase::Admitted,
+    }
+}
+
+/// Milliseconds since the Unix epoch.
+pub fn time_of(t: &K8sTime) -> Time {
+    Time(t.0.as_millisecond())
+}
+
+/// The model of one cycle, and how its workloads map back to objects.
+pub struct Snapshot {
+    /// The cluster, with every live workload queued or admitted as the API server records.
+    pub model: Model,
+    /// What was left out as invalid, and warnings.
+    pub live: LiveCluster,
+    /// The Workload object of each model workload.
+    pub objects_of: BTreeMap<WorkloadId, Arc<Workload>>,
+    /// Admitted workloads whose recorded admission no longer fits (their ClusterQueue
+    /// changed): kept out of the cycle; the controller evicts them.
+    pub unrestorable: Vec<(Arc<Workload>, String)>,
+    /// The Job each Job-owned workload mirrors.
+    pub job_of: BTreeMap<WorkloadId, Arc<Job>>,
+}
+
+/// Why a snapshot could not be built at all (the valid objects contradict each other in a
+/// way validation does not catch; a bug, reported rather than panicking).
+#[derive(Debug, thiserror::Error)]
+#[error("cannot build the model: {0}")]
+pub struct SnapshotError(#[from] pub ModelError);
+
+fn loaded<K: kube::Resource>(o: &K, object: Object, namespaced: bool) -> Loaded {
+    let (ns, name) = meta_key(o.meta());
+    Loaded::from_api(object, name, namespaced.then_some(ns))
+}
+
+/// Whether a Workload takes part in scheduling: not finished, and, when it mirrors a Job,
+/// that Job still exists and has not finished.
+pub fn is_live(objects: &Objects, w: &Workload) -> bool {
+    if phase(w) == Phase::Finished {
+        return false;
+    }
+    match job::owner_job_uid(w) {
+        None => true,
+        Some(uid) => objects
+            .job_by_uid(uid)
+            .is_some_and(|j| job::finished(j).is_none()),
+    }
+}
+
+impl Snapshot {
+    /// Validates the objects and builds the model at `now`.
+    pub fn build(objects: &Objects) -> Result<Snapshot, SnapshotError> {
+        let mut input: Vec<Loaded> = Vec::new();
+        for n in &objects.nodes {
+            input.push(loaded(&**n, Object::Node((**n).clone()), false));
+        }
+        for p in &objects.priority_classes {
+            input.push(loaded(&**p, Object::PriorityClass((**p).clone()), false));
+        }
+        for f in &objects.flavors {
+            input.push(loaded(&**f, Object::ResourceFlavor((**f).clone()), false));
+        }
+        for c in &objects.cohorts {
+            input.push(loaded(&**c, Object::Cohort((**c).clone()), false));
+        }
+        for q in &objects.cluster_queues {
+            input.push(loaded(&**q, Object::ClusterQueue((**q).clone()), false));
+        }
+        for q in &objects.local_queues {
+            input.push(loaded(&**q, Object::LocalQueue((**q).clone()), true));
+        }
+        for t in &objects.topologies {
+            input.push(loaded(
+                &**t,
+                Object::NodeResourceTopology((**t).clone()),
+                false,
+            ));
+        }
+        let live_workloads: Vec<&Arc<Workload>> = objects
+            .workloads
+            .iter()
+            .filter(|w| is_live(objects, w))
+            .collect();
+        for w in &live_workloads {
+            input.push(loaded(&***w, Object::Workload((***w).clone()), true));
+        }
+        let live = build_live(&input);
+
+        let mut model = Model::new(&live.cluster)?;
+        let by_key: BTreeMap<(String, String), &Arc<Workload>> = live_workloads
+            .iter()
+            .map(|w| (meta_key(&w.metadata), *w))
+            .collect();
+        let mut objects_of = BTreeMap::new();
+        let mut job_of = BTreeMap::new();
+        let mut unrestorable = Vec::new();
+        for spec in &live.workloads {
+            let Some(&w) = by_key.get(&(spec.namespace.clone(), spec.name.clone())) else {
+                continue;
+            };
+            let created = w
+                .metadata
+                .creation_timestamp
+                .as_ref()
+                .map(time_of)
+                .unwrap_or_default();
+            let id = model.submit(spec.clone(), created)?;
+            objects_of.insert(id, w.clone());
+            let job = job::owner_job_uid(w).and_then(|uid| objects.job_by_uid(uid));
+            if let Some(j) = job {
+                job_of.insert(id, j.clone());
+            }
+            let status = w.status.clone().unwrap_or_default();
+            let conds = &status.conditions;
+            match (&status.admission, phase(w)) {
+                (Some(admission), Phase::Admitted | Phase::Evicting) => {
+                    let records: Vec<RecordedPodSet> = admission
+                        .pod_set_assignments
+                        .iter()
+                        .map(|a| RecordedPodSet {
+                            flavors: a.flavors.clone(),
+                            nodes: a
+                                .nodes
+                                .iter()
+                                .map(|n| {
+                                    (n.name.clone(), n.count.clamp(0, i64::from(u32::MAX)) as u32)
+                                })
+                                .collect(),
+                        })
+                        .collect();
+                    let at = conditions::get(conds, QUOTA_RESERVED)
+                        .map(|c| time_of(&c.last_transition_time))
+                        .unwrap_or(created);
+                    let cq_matches = model
+                        .cluster_queue_id(&admission.cluster_queue)
+                        .is_some_and(|cq| cq == model.workload(id).cq);
+                    let restored = if cq_matches {
+                        model.restore_admission(id, &records, at)
+                    } else {
+                        Err(ModelError::Unrestorable {
+                            workload: format!("{}/{}", spec.namespace, spec.name),
+                            message: format!(
+                                "it was admitted by ClusterQueue {:?}, its LocalQueue now feeds another",
+                                admission.cluster_queue
+                            ),
+                        })
+                    };
+                    match restored {
+                        Ok(()) => {
+                            if phase(w) == Phase::Evicting {
+                                model.mark_evicting(id)?;
+                            }
+                        }
+                        Err(e) => {
+                            model.withhold(id)?;
+                            unrestorable.push((w.clone(), e.to_string()));
+                        }
+                    }
+                }
+                _ => {
+                    // A Job still running (or not yet reset by the Job controller after a
+                    // suspension) cannot take an admission's scheduling fields: it is
+                    // suspended first, and admitted in a later cycle.
+                    if job.is_some_and(|j| !job::is_suspended(j) || job::has_started(j)) {
+                        model.withhold(id)?;
+                    }
+                    if let Some(c) = conditions::get(conds, EVICTED)
+                        && c.status == "True"
+                    {
+                        model.set_queue_time(id, time_of(&c.last_transition_time).max(created))?;
+                    }
+                    if conditions::get(conds, QUOTA_RESERVED)
+                        .is_some_and(|c| c.status == "False" && c.reason == REASON_PREEMPTING)
+                    {
+                        model.nominate(id)?;
+                    }
+                }
+            }
+        }
+        Ok(Snapshot {
+            model,
+            live,
+            objects_of,
+            unrestorable,
+            job_of,
+        })
+    }
+
+    /// The Workload object of a model workload.
+    pub fn object(&self, id: WorkloadId) -> Option<&Arc<Workload>> {
+        self.objects_of.get(&id)
+    }
+
+    /// The model id of a Workload object.
+    pub fn id_of(&self, w: &Workload) -> Option<WorkloadId> {
+        let (namespace, name) = meta_key(&w.metadata);
+        self.model.workload_id(&WorkloadKey {
+            namespace: namespace.into(),
+            name: name.into(),
+        })
+    }
+
+    /// The problems found with an object, by its label (`Kind "name"`).
+    pub fn rejected(&self, label: &str) -> Option<&[InputError]> {
+        self.live.rejected.get(label).map(Vec::as_slice)
+    }
+}
