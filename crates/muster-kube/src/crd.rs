@@ -1,9 +1,11 @@
 //! The CustomResourceDefinitions of `muster.dev/v1alpha1`, generated from the Rust types in
 //! [`muster_api::objects`].
 //!
-//! The schemas carry no `default`s: the types default missing fields when they are read
-//! (as Kubernetes tolerates them), so stored objects stay exactly as their authors wrote
-//! them, and a default can never contradict a field's own validation.
+//! The schemas carry one `default`: an object written without `spec` (a ResourceFlavor with
+//! only a name is common) is stored with `spec: {}`, as the simulator reads it. Every other
+//! field is defaulted by the types when read (as Kubernetes tolerates missing fields), so
+//! stored objects stay as their authors wrote them and no default can contradict a field's
+//! own validation.
 
 use k8s_openapi::apiextensions_apiserver::pkg::apis::apiextensions::v1::CustomResourceDefinition;
 use kube::CustomResourceExt;
@@ -50,6 +52,18 @@ fn without_defaults(crd: CustomResourceDefinition) -> CustomResourceDefinition {
     {
         if let Some(schema) = version.get_mut("schema") {
             strip(schema);
+            let root = &mut schema["openAPIV3Schema"];
+            if let Some(spec) = root["properties"].get_mut("spec") {
+                spec["default"] = serde_json::json!({});
+            }
+            if let Some(required) = root["required"].as_array_mut() {
+                required.retain(|r| r != "spec");
+                if required.is_empty()
+                    && let Some(o) = root.as_object_mut()
+                {
+                    o.remove("required");
+                }
+            }
         }
     }
     serde_json::from_value(value).unwrap_or(crd)
@@ -79,7 +93,14 @@ mod tests {
         for crd in &crds {
             let v = &crd.spec.versions[0];
             assert!(v.schema.is_some());
-            let text = serde_json::to_string(&v.schema).unwrap();
+            let mut schema = serde_json::to_value(&v.schema).unwrap();
+            let root = &mut schema["openAPIV3Schema"];
+            assert_eq!(root["properties"]["spec"]["default"], serde_json::json!({}));
+            root["properties"]["spec"]
+                .as_object_mut()
+                .unwrap()
+                .remove("default");
+            let text = schema.to_string();
             assert!(!text.contains("\"default\""), "{text}");
         }
         let with_status: Vec<&str> = crds

@@ -1,0 +1,733 @@
+//! The controller against a real control plane: etcd, kube-apiserver,
+//! kube-controller-manager (the Job controller), kube-scheduler and kwok nodes, built from
+//! the official Go modules by `tools/testenv` and started by `tools/test`.
+//!
+//! Without a control plane these tests say they were skipped (and fail when CI is set).
+
+mod support;
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::time::{Duration, Instant};
+
+use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::coordination::v1::Lease;
+use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
+use kube::discovery::Discovery;
+use muster_api::objects::{ClusterQueue, Workload};
+use serde_json::{Value, json};
+use support::*;
+
+fn repo_file(path: &str) -> String {
+    let p = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../..")
+        .join(path);
+    std::fs::read_to_string(&p).unwrap_or_else(|e| panic!("{}: {e}", p.display()))
+}
+
+const QUEUES: &str = r#"
+apiVersion: muster.dev/v1alpha1
+kind: ResourceFlavor
+metadata: {name: default}
+spec: {nodeLabels: {pool: kwok}}
+---
+apiVersion: muster.dev/v1alpha1
+kind: ClusterQueue
+metadata: {name: team}
+spec:
+  resourceGroups:
+  - coveredResources: [cpu]
+    flavors:
+    - name: default
+      resources: [{name: cpu, nominalQuota: "CPU"}]
+"#;
+
+fn local_queue(ns: &str) -> String {
+    format!(
+        "apiVersion: muster.dev/v1alpha1\nkind: LocalQueue\nmetadata: {{name: team, namespace: {ns}}}\nspec: {{clusterQueue: team}}\n"
+    )
+}
+
+/// One ClusterQueue `team` with `cpu` of quota in flavor `default` (nodes labelled
+/// pool=kwok), and a LocalQueue `team` in `ns`.
+async fn team_queue(env: &Env, ns: &str, cpu: &str) {
+    env.apply_yaml(&QUEUES.replace("CPU", cpu)).await;
+    env.apply_yaml(&local_queue(ns)).await;
+}
+
+#[test]
+fn crds_are_established_and_the_api_server_rejects_an_invalid_cluster_queue() {
+    let _guard = lock();
+    runtime().block_on(async {
+        // Connecting installs the CRDs and waits until they are Established.
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        env.reset(&[]).await;
+        let api: Api<ClusterQueue> = Api::all(env.client.clone());
+        let bad: ClusterQueue = serde_json::from_value(json!({
+            "apiVersion": "muster.dev/v1alpha1", "kind": "ClusterQueue",
+            "metadata": {"name": "invalid"},
+            "spec": {
+                "queueingStrategy": "Sometimes",
+                "resourceGroups": [{"coveredResources": ["cpu"], "flavors": [{"name": "default",
+                    "resources": [{"name": "cpu", "nominalQuota": "-4"}]}]}]
+            }
+        }))
+        .unwrap();
+        let err = api
+            .create(&PostParams::default(), &bad)
+            .await
+            .expect_err("an invalid ClusterQueue must be rejected");
+        let kube::Error::Api(status) = err else {
+            panic!("expected an API error, got {err}");
+        };
+        assert_eq!(status.code, 422, "{status:?}");
+        assert!(
+            status.message.contains("spec.queueingStrategy"),
+            "{}",
+            status.message
+        );
+        assert!(
+            status.message.contains("nominalQuota"),
+            "a negative quota must be rejected: {}",
+            status.message
+        );
+        let mut good = bad.clone();
+        good.metadata.name = Some("valid".into());
+        good.spec.queueing_strategy = Some("StrictFIFO".into());
+        good.spec.resource_groups[0].flavors[0].resources[0].nominal_quota = Some(
+            muster_api::objects::Qty(muster_core::Quantity::from_units(4)),
+        );
+        api.create(&PostParams::default(), &good)
+            .await
+            .expect("a valid ClusterQueue is accepted");
+    });
+}
+
+#[test]
+fn the_deploy_manifests_apply_to_the_api_server() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        env.reset(&[]).await;
+        assert_eq!(
+            repo_file("deploy/crds.yaml"),
+            muster_kube::crd::to_yaml().unwrap(),
+            "deploy/crds.yaml is stale: regenerate it with `muster crds > deploy/crds.yaml`"
+        );
+        let discovery = Discovery::new(env.client.clone())
+            .run()
+            .await
+            .expect("discovery");
+        let mut applied = Vec::new();
+        for file in ["deploy/crds.yaml", "deploy/controller.yaml"] {
+            for doc in muster_api::yaml::parse_stream(&repo_file(file)).unwrap() {
+                let v: Value = muster_api::yaml::from_node(&doc.root).unwrap();
+                if v.is_null() {
+                    continue;
+                }
+                let obj: DynamicObject = serde_json::from_value(v.clone()).unwrap();
+                let types = obj.types.clone().expect("apiVersion and kind");
+                let gvk = kube::api::GroupVersionKind::try_from(&types).unwrap();
+                let (resource, caps) = discovery
+                    .resolve_gvk(&gvk)
+                    .unwrap_or_else(|| panic!("{file}: the API server does not serve {gvk:?}"));
+                let name = obj.metadata.name.clone().unwrap();
+                let api: Api<DynamicObject> = match caps.scope {
+                    kube::discovery::Scope::Namespaced => Api::namespaced_with(
+                        env.client.clone(),
+                        obj.metadata.namespace.as_deref().unwrap_or("default"),
+                        &resource,
+                    ),
+                    kube::discovery::Scope::Cluster => Api::all_with(env.client.clone(), &resource),
+                };
+                let params = PatchParams::apply("muster-tests").dry_run().force();
+                api.patch(&name, &params, &Patch::Apply(&obj))
+                    .await
+                    .unwrap_or_else(|e| panic!("{file}: {} {name}: {e}", types.kind));
+                applied.push(format!("{} {name}", types.kind));
+            }
+        }
+        for kind in [
+            "CustomResourceDefinition workloads.muster.dev",
+            "ClusterRole muster-controller",
+            "Deployment muster-controller",
+            "MutatingWebhookConfiguration muster-webhook",
+        ] {
+            assert!(
+                applied.iter().any(|a| a == kind),
+                "{kind} not in {applied:?}"
+            );
+        }
+    });
+}
+
+#[test]
+fn a_queued_job_is_suspended_admitted_run_on_kwok_and_releases_its_quota() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "e2e";
+        env.reset(&[ns]).await;
+        env.node("e2e-n1", "4", &[("pool", "kwok")]).await;
+        team_queue(&env, ns, "2").await;
+        let controller = Controller::start(&env, "e2e", &["--no-leader-election"]);
+        env.register_webhook(controller.webhook_port, "Fail").await;
+        controller.wait_ready().await;
+        env.wait_for_webhook(ns).await;
+
+        // Each Job needs all of the quota: they must run one after the other.
+        let j1 = env
+            .create_job(&job(ns, "j1", "team", "2", 1, "3s", None))
+            .await;
+        let j2 = env
+            .create_job(&job(ns, "j2", "team", "2", 1, "3s", None))
+            .await;
+        for j in [&j1, &j2] {
+            assert_eq!(
+                j.spec.as_ref().unwrap().suspend,
+                Some(true),
+                "the webhook suspends a queued Job on creation"
+            );
+        }
+        let admitted = wait_for("job-j1 admitted", Duration::from_secs(30), || async {
+            let w = env.workloads(ns).await.remove("job-j1")?;
+            condition(&w, "Admitted").then_some(w)
+        })
+        .await;
+        let admission = admitted.status.as_ref().unwrap().admission.clone().unwrap();
+        assert_eq!(admission.cluster_queue, "team");
+        assert_eq!(admission.pod_set_assignments[0].flavors["cpu"], "default");
+        assert_eq!(admission.pod_set_assignments[0].nodes[0].name, "e2e-n1");
+
+        // The Job runs with the flavor's node labels and pinned to the admitted node.
+        let started = wait_for("j1 unsuspended", Duration::from_secs(30), || async {
+            let j = env.jobs(ns).await.remove("j1")?;
+            (j.spec.as_ref()?.suspend == Some(false)).then_some(j)
+        })
+        .await;
+        let pod_spec = started.spec.unwrap().template.spec.unwrap();
+        assert_eq!(pod_spec.node_selector.unwrap()["pool"], "kwok");
+        let pin = serde_json::to_string(&pod_spec.affinity).unwrap();
+        assert!(pin.contains("e2e-n1"), "{pin}");
+
+        // While j1 holds the quota, j2 waits and says why.
+        let waiting = env.workloads(ns).await.remove("job-j2").expect("job-j2");
+        assert!(!condition(&waiting, "Admitted"));
+        let j2_now = env.jobs(ns).await.remove("j2").unwrap();
+        assert_eq!(j2_now.spec.unwrap().suspend, Some(true));
+
+        // j1's pod runs on the kwok node and completes; its quota goes to j2.
+        let finished = wait_for("job-j1 finished", Duration::from_secs(60), || async {
+            let w = env.workloads(ns).await.remove("job-j1")?;
+            condition(&w, "Finished").then_some(w)
+        })
+        .await;
+        let j2_admitted = wait_for("job-j2 admitted", Duration::from_secs(30), || async {
+            let w = env.workloads(ns).await.remove("job-j2")?;
+            condition(&w, "Admitted").then_some(w)
+        })
+        .await;
+        let at = |w: &Workload, t: &str| {
+            w.status
+                .as_ref()
+                .unwrap()
+                .conditions
+                .iter()
+                .find(|c| c.type_ == t)
+                .unwrap()
+                .last_transition_time
+                .clone()
+        };
+        assert!(
+            at(&j2_admitted, "Admitted") >= at(&finished, "Finished"),
+            "j2 must be admitted only once j1 has released the quota"
+        );
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), ns);
+        let j1_pods = pods
+            .list(&ListParams::default().labels("job-name=j1"))
+            .await
+            .unwrap();
+        assert!(
+            j1_pods
+                .items
+                .iter()
+                .all(|p| p.spec.as_ref().unwrap().node_name.as_deref() == Some("e2e-n1")),
+            "j1's pod ran on the kwok node"
+        );
+        wait_for("job-j2 finished", Duration::from_secs(60), || async {
+            let w = env.workloads(ns).await.remove("job-j2")?;
+            condition(&w, "Finished").then_some(())
+        })
+        .await;
+
+        // Queue status and metrics.
+        let cq: Api<ClusterQueue> = Api::all(env.client.clone());
+        wait_for(
+            "the ClusterQueue status to show no usage",
+            Duration::from_secs(20),
+            || async {
+                let s = cq.get("team").await.ok()?.status?;
+                let idle = s.admitted_workloads == 0
+                    && s.pending_workloads == 0
+                    && s.flavors_usage[0].resources[0].total.0.is_zero();
+                idle.then_some(())
+            },
+        )
+        .await;
+        let metrics = controller.metrics().expect("metrics");
+        assert!(
+            metrics.contains("muster_admission_wait_time_seconds_count{cluster_queue=\"team\"} 2"),
+            "{metrics}"
+        );
+        assert!(metrics.contains("muster_leader 1"), "{metrics}");
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(env.client.clone(), ns);
+        let events = events.list(&ListParams::default()).await.unwrap();
+        let reasons: BTreeSet<(String, String)> = events
+            .items
+            .iter()
+            .map(|e| {
+                (
+                    e.regarding
+                        .as_ref()
+                        .and_then(|r| r.name.clone())
+                        .unwrap_or_default(),
+                    e.reason.clone().unwrap_or_default(),
+                )
+            })
+            .collect();
+        for want in [
+            ("job-j1", "Admitted"),
+            ("job-j1", "Finished"),
+            ("job-j2", "Admitted"),
+        ] {
+            assert!(
+                reasons.contains(&(want.0.to_string(), want.1.to_string())),
+                "missing Event {want:?} in {reasons:?}\n{}",
+                controller.log_tail()
+            );
+        }
+    });
+}
+
+/// What the tests observe of a Workload over time.
+#[derive(Default)]
+struct Watch {
+    /// ("Admitted" | "Preempted", workload, preemptor) in the order first seen.
+    events: Vec<(String, String, String)>,
+    /// Each workload's admissions seen, by the time they were recorded.
+    admissions: BTreeMap<String, BTreeSet<String>>,
+    preempted: BTreeMap<String, BTreeSet<String>>,
+}
+
+impl Watch {
+    fn observe(&mut self, workloads: &BTreeMap<String, Workload>) {
+        for (name, w) in workloads {
+            let Some(s) = &w.status else { continue };
+            let name = name.trim_start_matches("job-").to_string();
+            for c in &s.conditions {
+                let at = format!("{:?}", c.last_transition_time);
+                if c.type_ == "Admitted"
+                    && c.status == "True"
+                    && self
+                        .admissions
+                        .entry(name.clone())
+                        .or_default()
+                        .insert(at.clone())
+                {
+                    self.events
+                        .push(("Admitted".into(), name.clone(), String::new()));
+                }
+                if c.type_ == "Preempted"
+                    && c.status == "True"
+                    && self.preempted.entry(name.clone()).or_default().insert(at)
+                {
+                    let by = c
+                        .message
+                        .split("accommodate ")
+                        .nth(1)
+                        .and_then(|m| m.split(' ').next())
+                        .unwrap_or_default()
+                        .rsplit('/')
+                        .next()
+                        .unwrap_or_default()
+                        .trim_start_matches("job-")
+                        .to_string();
+                    self.events.push(("Preempted".into(), name.clone(), by));
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn a_simulator_scenario_replays_with_the_same_admissions_and_preemption() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "replay";
+        env.reset(&[ns]).await;
+        let file = "tests/scenarios/borrow-then-preempt.yaml";
+        let text = repo_file(file);
+
+        // What the simulator decided (its golden output, checked by the scenario tests).
+        let mut expected: Vec<(f64, Vec<(String, String, String)>)> = Vec::new();
+        for line in repo_file("tests/scenarios/borrow-then-preempt.events.jsonl").lines() {
+            let e: Value = serde_json::from_str(line).unwrap();
+            let kind = e["event"].as_str().unwrap();
+            if kind != "Admitted" && kind != "Preempted" {
+                continue;
+            }
+            let name = e["workload"]
+                .as_str()
+                .unwrap()
+                .rsplit('/')
+                .next()
+                .unwrap()
+                .to_string();
+            let by = e["by"]
+                .as_str()
+                .map(|b| b.rsplit('/').next().unwrap().to_string())
+                .unwrap_or_default();
+            let t = e["time"].as_f64().unwrap();
+            match expected.last_mut() {
+                Some((last, group)) if *last == t => group.push((kind.into(), name, by)),
+                _ => expected.push((t, vec![(kind.into(), name, by)])),
+            }
+        }
+
+        // The same cluster, queues and jobs, on the control plane.
+        let mut jobs = Vec::new();
+        for doc in muster_api::yaml::parse_stream(&text).unwrap() {
+            let v: Value = muster_api::yaml::from_node(&doc.root).unwrap();
+            match v["kind"].as_str().unwrap() {
+                "Node" => {
+                    let name = v["metadata"]["name"].as_str().unwrap();
+                    let cpu = v["status"]["allocatable"]["cpu"].as_str().unwrap();
+                    env.node(name, cpu, &[]).await;
+                }
+                "Job" => jobs.push(v),
+                _ => env.apply_value(v).await,
+            }
+        }
+        let controller = Controller::start(&env, "replay", &["--no-leader-election"]);
+        env.register_webhook(controller.webhook_port, "Fail").await;
+        controller.wait_ready().await;
+        env.wait_for_webhook(ns).await;
+
+        let start = Instant::now();
+        let mut watch = Watch::default();
+        for v in &jobs {
+            let annotations = &v["metadata"]["annotations"];
+            let after = muster_api::duration::parse_duration(
+                annotations["muster.dev/sim-submit-after"].as_str().unwrap(),
+            )
+            .unwrap();
+            let run = annotations["muster.dev/sim-duration"].as_str().unwrap();
+            let pod = &v["spec"]["template"]["spec"];
+            let cpu = pod["containers"][0]["resources"]["requests"]["cpu"]
+                .as_str()
+                .unwrap();
+            let name = v["metadata"]["name"].as_str().unwrap();
+            let queue = v["metadata"]["labels"]["muster.dev/queue-name"]
+                .as_str()
+                .unwrap();
+            let due = Duration::from_millis(after.0 as u64);
+            while start.elapsed() < due {
+                watch.observe(&env.workloads(ns).await);
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+            env.create_job(&job(
+                ns,
+                name,
+                queue,
+                cpu,
+                1,
+                run,
+                pod["priorityClassName"].as_str(),
+            ))
+            .await;
+        }
+        let deadline = Instant::now() + Duration::from_secs(120);
+        loop {
+            let workloads = env.workloads(ns).await;
+            watch.observe(&workloads);
+            if workloads.len() == jobs.len() && workloads.values().all(|w| condition(w, "Finished"))
+            {
+                break;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "the replay did not finish: {:?}\n{}",
+                watch.events,
+                controller.log_tail()
+            );
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+
+        // Same decisions, in the same order (decisions the simulator makes at one instant
+        // may be seen in any order within it).
+        let mut seen = watch.events.clone();
+        for (t, group) in &expected {
+            assert!(
+                seen.len() >= group.len(),
+                "at t={t} expected {group:?}, got only {seen:?}"
+            );
+            let mut got: Vec<_> = seen.drain(..group.len()).collect();
+            let mut want = group.clone();
+            got.sort();
+            want.sort();
+            assert_eq!(got, want, "at t={t}: all seen {:?}", watch.events);
+        }
+        assert!(
+            seen.is_empty(),
+            "more decisions than the simulator made: {seen:?}"
+        );
+    });
+}
+
+#[test]
+fn a_controller_killed_during_a_burst_never_admits_twice_nor_exceeds_the_quota() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "burst";
+        env.reset(&[ns]).await;
+        env.node("burst-n1", "4", &[("pool", "kwok")]).await;
+        env.node("burst-n2", "4", &[("pool", "kwok")]).await;
+        team_queue(&env, ns, "4").await;
+        let port = free_port();
+        let mut controller = Controller::start_on(&env, "burst-1", port, &["--no-leader-election"]);
+        env.register_webhook(port, "Fail").await;
+        controller.wait_ready().await;
+        env.wait_for_webhook(ns).await;
+
+        let jobs = 16;
+        for i in 0..jobs {
+            env.create_job(&job(ns, &format!("b{i:02}"), "team", "1", 1, "2s", None))
+                .await;
+        }
+        // Watch everything while the controller is killed twice in mid-burst.
+        let client = env.client.clone();
+        let monitor = tokio::spawn(async move {
+            let env = Env {
+                client,
+                kubeconfig: Default::default(),
+            };
+            let mut violations = Vec::new();
+            let mut admissions: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+            let mut starts: BTreeMap<String, usize> = BTreeMap::new();
+            let mut running_before: BTreeSet<String> = BTreeSet::new();
+            let deadline = Instant::now() + Duration::from_secs(150);
+            loop {
+                let workloads = env.workloads(ns).await;
+                let jobs_now = env.jobs(ns).await;
+                let mut held = 0i64;
+                for (name, w) in &workloads {
+                    let Some(s) = &w.status else { continue };
+                    if let Some(a) = &s.admission
+                        && !condition(w, "Finished")
+                    {
+                        held += a.pod_set_assignments.iter().map(|p| p.count).sum::<i64>();
+                    }
+                    for c in &s.conditions {
+                        if c.type_ == "QuotaReserved" && c.status == "True" {
+                            admissions
+                                .entry(name.clone())
+                                .or_default()
+                                .insert(format!("{:?}", c.last_transition_time));
+                        }
+                    }
+                }
+                if held > 4 {
+                    violations.push(format!("{held} cpu of quota held with 4 available"));
+                }
+                let mut running = BTreeSet::new();
+                for (name, j) in &jobs_now {
+                    let done = j
+                        .status
+                        .as_ref()
+                        .and_then(|s| s.conditions.as_ref())
+                        .is_some_and(|c| {
+                            c.iter().any(|c| {
+                                (c.type_ == "Complete" || c.type_ == "Failed") && c.status == "True"
+                            })
+                        });
+                    if j.spec.as_ref().and_then(|s| s.suspend) == Some(false) && !done {
+                        running.insert(name.clone());
+                    }
+                }
+                if running.len() > 4 {
+                    violations.push(format!(
+                        "{} Jobs running with quota for 4: {running:?}",
+                        running.len()
+                    ));
+                }
+                for name in running.difference(&running_before) {
+                    *starts.entry(name.clone()).or_default() += 1;
+                }
+                running_before = running;
+                let all_done =
+                    workloads.len() == jobs && workloads.values().all(|w| condition(w, "Finished"));
+                if all_done || Instant::now() > deadline {
+                    return (violations, admissions, starts, all_done);
+                }
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        });
+        tokio::time::sleep(Duration::from_millis(1500)).await;
+        controller.kill();
+        controller = Controller::start_on(&env, "burst-2", port, &["--no-leader-election"]);
+        tokio::time::sleep(Duration::from_millis(3000)).await;
+        controller.kill();
+        controller = Controller::start_on(&env, "burst-3", port, &["--no-leader-election"]);
+        let (violations, admissions, starts, all_done) = monitor.await.unwrap();
+        assert!(
+            all_done,
+            "not every Job finished\n{}",
+            controller.log_tail()
+        );
+        assert!(violations.is_empty(), "{violations:?}");
+        assert_eq!(admissions.len(), jobs, "every Job is admitted");
+        for (name, seen) in &admissions {
+            assert_eq!(
+                seen.len(),
+                1,
+                "{name} was admitted {} times: {seen:?}",
+                seen.len()
+            );
+        }
+        for (name, n) in &starts {
+            assert_eq!(*n, 1, "Job {name} was started {n} times");
+        }
+    });
+}
+
+async fn lease_holder(env: &Env) -> Option<String> {
+    let api: Api<Lease> = Api::namespaced(env.client.clone(), "muster-system");
+    api.get("muster-controller")
+        .await
+        .ok()?
+        .spec?
+        .holder_identity
+}
+
+#[test]
+fn two_replicas_only_the_leader_writes_and_a_killed_leader_is_replaced_within_the_lease() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "ha";
+        env.reset(&[ns]).await;
+        env.node("ha-n1", "4", &[("pool", "kwok")]).await;
+        team_queue(&env, ns, "4").await;
+        let lease = [
+            "--lease-duration",
+            "6",
+            "--renew-deadline",
+            "4",
+            "--retry-period",
+            "1",
+        ];
+        let mut a = Controller::start(&env, "ha-a", &lease);
+        let mut b = Controller::start(&env, "ha-b", &lease);
+        // With failurePolicy Ignore a queued Job is still created while the webhook's replica
+        // is down; the leader suspends it before it can run.
+        env.register_webhook(a.webhook_port, "Ignore").await;
+        a.wait_ready().await;
+        b.wait_ready().await;
+        let holder = wait_for("a leader", Duration::from_secs(30), || async {
+            lease_holder(&env).await
+        })
+        .await;
+        let (leader, follower) = if holder.starts_with("ha-a_") {
+            (&mut a, &mut b)
+        } else {
+            (&mut b, &mut a)
+        };
+        assert!(holder.starts_with(&format!("{}_", leader.name)), "{holder}");
+
+        env.create_job(&job(ns, "h1", "team", "1", 1, "1s", None))
+            .await;
+        wait_for("job-h1 admitted", Duration::from_secs(30), || async {
+            let w = env.workloads(ns).await.remove("job-h1")?;
+            condition(&w, "Admitted").then_some(())
+        })
+        .await;
+        assert!(leader.metrics().unwrap().contains("muster_leader 1"));
+        assert!(follower.metrics().unwrap().contains("muster_leader 0"));
+        let follower_log = std::fs::read_to_string(&follower.log).unwrap();
+        for write in ["writing status", "patched Job", "created Workload"] {
+            assert!(
+                !follower_log.contains(write),
+                "the follower wrote ({write}):\n{}",
+                follower.log_tail()
+            );
+        }
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(env.client.clone(), ns);
+        let ours: Vec<_> = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .into_iter()
+            .filter(|e| {
+                e.reporting_controller.as_deref() == Some(muster_kube::names::CONTROLLER_NAME)
+            })
+            .collect();
+        assert!(!ours.is_empty(), "the leader records Events");
+        for e in ours {
+            assert_eq!(
+                e.reporting_instance.as_deref(),
+                Some(holder.as_str()),
+                "an Event came from a replica that does not lead"
+            );
+        }
+
+        // Kill the leader: the follower takes over once the lease expires.
+        let killed = Instant::now();
+        leader.kill();
+        let new_holder = wait_for("a new leader", Duration::from_secs(30), || async {
+            let h = lease_holder(&env).await?;
+            (h != holder).then_some(h)
+        })
+        .await;
+        let took = killed.elapsed();
+        assert!(
+            new_holder.starts_with(&format!("{}_", follower.name)),
+            "{new_holder}"
+        );
+        // Lease duration 6 s, plus up to one retry period (1 s) for the follower to look.
+        assert!(took <= Duration::from_secs(8), "handover took {took:?}");
+
+        env.create_job(&job(ns, "h2", "team", "1", 1, "1s", None))
+            .await;
+        wait_for(
+            "job-h2 admitted by the new leader",
+            Duration::from_secs(30),
+            || async {
+                let w = env.workloads(ns).await.remove("job-h2")?;
+                condition(&w, "Admitted").then_some(())
+            },
+        )
+        .await;
+        let h2_started = wait_for("h2 running", Duration::from_secs(30), || async {
+            let j: Job = env.jobs(ns).await.remove("h2")?;
+            (j.spec?.suspend == Some(false)).then_some(())
+        })
+        .await;
+        let _ = h2_started;
+        assert!(follower.metrics().unwrap().contains("muster_leader 1"));
+    });
+}
