@@ -315,11 +315,14 @@ fn a_queued_job_is_suspended_admitted_run_on_kwok_and_releases_its_quota() {
     });
 }
 
+/// A decision as the tests compare them: ("Admitted" | "Preempted", workload, preemptor).
+type Seen = (String, String, String);
+
 /// What the tests observe of a Workload over time.
 #[derive(Default)]
 struct Watch {
-    /// ("Admitted" | "Preempted", workload, preemptor) in the order first seen.
-    events: Vec<(String, String, String)>,
+    /// Decisions in the order first seen.
+    events: Vec<Seen>,
     /// Each workload's admissions seen, by the time they were recorded.
     admissions: BTreeMap<String, BTreeSet<String>>,
     preempted: BTreeMap<String, BTreeSet<String>>,
@@ -378,7 +381,7 @@ fn a_simulator_scenario_replays_with_the_same_admissions_and_preemption() {
         let text = repo_file(file);
 
         // What the simulator decided (its golden output, checked by the scenario tests).
-        let mut expected: Vec<(f64, Vec<(String, String, String)>)> = Vec::new();
+        let mut expected: Vec<(f64, Vec<Seen>)> = Vec::new();
         for line in repo_file("tests/scenarios/borrow-then-preempt.events.jsonl").lines() {
             let e: Value = serde_json::from_str(line).unwrap();
             let kind = e["event"].as_str().unwrap();
@@ -722,12 +725,11 @@ fn two_replicas_only_the_leader_writes_and_a_killed_leader_is_replaced_within_th
             },
         )
         .await;
-        let h2_started = wait_for("h2 running", Duration::from_secs(30), || async {
+        wait_for("h2 running", Duration::from_secs(30), || async {
             let j: Job = env.jobs(ns).await.remove("h2")?;
             (j.spec?.suspend == Some(false)).then_some(())
         })
         .await;
-        let _ = h2_started;
         assert!(follower.metrics().unwrap().contains("muster_leader 1"));
     });
 }
