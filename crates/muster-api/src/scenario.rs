@@ -119,7 +119,22 @@ pub fn build_live(objects: &[Loaded]) -> LiveCluster {
         };
         b.run(&kept);
         let before = rejected.len();
+        // Reject only the objects of the lowest level with errors in this round: what
+        // depends on them is judged again knowing they are out (and says so).
+        let level_of = |e: &InputError| -> u8 {
+            let label = e.object.as_deref().unwrap_or_default();
+            match label.split(' ').next().unwrap_or_default() {
+                "ClusterQueue" => 1,
+                "LocalQueue" => 2,
+                "Job" | "Workload" => 3,
+                _ => 0,
+            }
+        };
+        let lowest = b.errors.iter().map(level_of).min();
         for e in b.errors {
+            if Some(level_of(&e)) != lowest {
+                continue;
+            }
             let label = e.object.clone().unwrap_or_default();
             rejected.entry(label).or_default().push(e);
         }

@@ -319,3 +319,72 @@ spec:
     let zero = wl.replace("count: 4", "count: 0");
     assert!(one_error(&with(&zero)).ends_with("spec.podSets[1].count: must be at least 1, got 0"));
 }
+
+/// A live cluster (the controller's view) keeps what is valid and says why the rest is out.
+#[test]
+fn a_live_cluster_leaves_out_invalid_objects_and_what_depends_on_them() {
+    let text = r#"
+apiVersion: muster.dev/v1alpha1
+kind: ResourceFlavor
+metadata: {name: default}
+---
+apiVersion: muster.dev/v1alpha1
+kind: ClusterQueue
+metadata: {name: good}
+spec:
+  resourceGroups:
+  - coveredResources: [cpu]
+    flavors: [{name: default, resources: [{name: cpu, nominalQuota: 4}]}]
+---
+apiVersion: muster.dev/v1alpha1
+kind: ClusterQueue
+metadata: {name: bad}
+spec:
+  resourceGroups:
+  - coveredResources: [cpu]
+    flavors: [{name: h100, resources: [{name: cpu, nominalQuota: 4}]}]
+---
+apiVersion: muster.dev/v1alpha1
+kind: LocalQueue
+metadata: {name: to-good, namespace: ns}
+spec: {clusterQueue: good}
+---
+apiVersion: muster.dev/v1alpha1
+kind: LocalQueue
+metadata: {name: to-bad, namespace: ns}
+spec: {clusterQueue: bad}
+---
+apiVersion: muster.dev/v1alpha1
+kind: Workload
+metadata: {name: fine, namespace: ns}
+spec:
+  queueName: to-good
+  podSets: [{name: main, count: 1, template: {spec: {containers: [{name: c}]}}}]
+---
+apiVersion: muster.dev/v1alpha1
+kind: Workload
+metadata: {name: stuck, namespace: ns}
+spec:
+  queueName: to-bad
+  podSets: [{name: main, count: 1, template: {spec: {containers: [{name: c}]}}}]
+"#;
+    let mut inputs = muster_api::load::Inputs::default();
+    let mut errors = Vec::new();
+    muster_api::load::load_str("live.yaml", text, &mut inputs, &mut errors);
+    assert!(errors.is_empty(), "{errors:?}");
+    let live = muster_api::build_live(&inputs.objects);
+    let names: Vec<&str> = live.workloads.iter().map(|w| w.name.as_str()).collect();
+    assert_eq!(names, ["fine"], "no simulation annotations are needed");
+    assert_eq!(live.cluster.cluster_queues.len(), 1);
+    let why = |label: &str| live.rejected[label][0].message.clone();
+    assert!(why("ClusterQueue \"bad\"").contains("unknown ResourceFlavor \"h100\""));
+    assert_eq!(
+        why("LocalQueue \"ns/to-bad\""),
+        "ClusterQueue \"bad\" is not active: see its status"
+    );
+    assert_eq!(
+        why("Workload \"ns/stuck\""),
+        "LocalQueue \"ns/to-bad\" is not active: see its status"
+    );
+    assert_eq!(live.rejected.len(), 3);
+}

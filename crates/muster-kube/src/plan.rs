@@ -768,3 +768,6 @@ fn queue_statuses(objects: &Objects, snap: &Snapshot, plan: &mut Plan, now: &K8s
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

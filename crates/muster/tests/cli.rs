@@ -298,3 +298,48 @@ fn bench_reports_throughput_and_memory() {
     let out = stdout(&o);
     assert!(out.contains("pods/s") && out.contains("peak RSS"), "{out}");
 }
+
+#[test]
+fn crds_prints_exactly_the_crds_in_deploy() {
+    let o = muster(&["crds"], &repo());
+    assert!(o.status.success(), "{}", stderr(&o));
+    let committed = std::fs::read_to_string(repo().join("deploy/crds.yaml")).unwrap();
+    assert_eq!(
+        stdout(&o),
+        committed,
+        "deploy/crds.yaml is stale: regenerate it with `muster crds > deploy/crds.yaml`"
+    );
+    for kind in [
+        "ResourceFlavor",
+        "Cohort",
+        "ClusterQueue",
+        "LocalQueue",
+        "Workload",
+    ] {
+        assert!(stdout(&o).contains(&format!("kind: {kind}\n")), "{kind}");
+    }
+}
+
+#[test]
+fn the_controller_without_a_cluster_fails_with_a_clear_error() {
+    let dir = tempfile::tempdir().unwrap();
+    let missing = dir.path().join("no-such-kubeconfig");
+    let o = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args([
+            "controller",
+            "--metrics-addr",
+            "127.0.0.1:0",
+            "--webhook-addr",
+            "127.0.0.1:0",
+        ])
+        .env("KUBECONFIG", &missing)
+        .env_remove("KUBERNETES_SERVICE_HOST")
+        .output()
+        .expect("muster runs");
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("connecting to the Kubernetes API"),
+        "{}",
+        stderr(&o)
+    );
+}

@@ -49,9 +49,12 @@ pub fn kubeconfig() -> Option<PathBuf> {
              which builds and starts the control plane"
         ),
         None => {
-            eprintln!(
-                "SKIPPED: no control plane (MUSTER_TESTENV_KUBECONFIG is not set). Run tools/test \
-                 to build and start one from the Go modules in tools/testenv."
+            // Straight to stderr: the test harness captures eprintln! of passing tests.
+            let _ = writeln!(
+                std::io::stderr(),
+                "SKIPPED {}: no control plane (MUSTER_TESTENV_KUBECONFIG is not set). Run \
+                 tools/test to build and start one from the Go modules in tools/testenv.",
+                std::thread::current().name().unwrap_or("test")
             );
             None
         }

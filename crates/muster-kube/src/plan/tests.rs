@@ -1,0 +1,273 @@
+//! The controller's rules, on objects as the API server would hold them, without one.
+
+use std::sync::Arc;
+
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time as K8sTime;
+use serde_json::{Value, json};
+
+use super::*;
+use crate::snapshot::{Objects, Snapshot};
+
+fn now() -> K8sTime {
+    K8sTime(jiff::Timestamp::from_second(1_800_000_000).unwrap())
+}
+
+fn arc<T: serde::de::DeserializeOwned>(v: Value) -> Arc<T> {
+    Arc::new(serde_json::from_value(v).expect("valid object"))
+}
+
+/// One 4-cpu node, flavor `default` (label pool=a), ClusterQueue `q` with `quota` cpu,
+/// LocalQueue `ns/lq`.
+fn cluster(quota: &str) -> Objects {
+    Objects {
+        nodes: vec![arc(json!({
+            "metadata": {"name": "n1", "labels": {"pool": "a"}},
+            "status": {"allocatable": {"cpu": "4", "pods": "110"}}
+        }))],
+        flavors: vec![arc(
+            json!({"metadata": {"name": "default"}, "spec": {"nodeLabels": {"pool": "a"}}}),
+        )],
+        cluster_queues: vec![arc(json!({
+            "metadata": {"name": "q"},
+            "spec": {"resourceGroups": [{"coveredResources": ["cpu"], "flavors": [
+                {"name": "default", "resources": [{"name": "cpu", "nominalQuota": quota}]}]}]}
+        }))],
+        local_queues: vec![arc(json!({
+            "metadata": {"name": "lq", "namespace": "ns"}, "spec": {"clusterQueue": "q"}
+        }))],
+        ..Objects::default()
+    }
+}
+
+fn job(name: &str, suspended: bool, status: Value) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"),
+                     "resourceVersion": "7", "labels": {"muster.dev/queue-name": "lq"}},
+        "spec": {"suspend": suspended, "template": {"spec": {"containers": [
+            {"name": "c", "image": "x", "resources": {"requests": {"cpu": "2"}}}]}}},
+        "status": status
+    })
+}
+
+/// The Workload mirroring `job(name, ..)`, with `status`.
+fn workload(name: &str, status: Value) -> Value {
+    let j: k8s_openapi::api::batch::v1::Job =
+        serde_json::from_value(job(name, true, json!({}))).unwrap();
+    let mut w = serde_json::to_value(crate::job::workload_for_job(&j).unwrap()).unwrap();
+    w["metadata"]["creationTimestamp"] = json!("2027-01-15T08:00:00Z");
+    w["metadata"]["resourceVersion"] = json!("3");
+    w["status"] = status;
+    w
+}
+
+fn admitted(at: &str) -> Value {
+    json!({
+        "admission": {"clusterQueue": "q", "podSetAssignments": [{
+            "name": "main", "flavors": {"cpu": "default"}, "count": 1,
+            "resourceUsage": {"cpu": "2"}, "nodes": [{"name": "n1", "count": 1}]}]},
+        "conditions": [
+            {"type": "QuotaReserved", "status": "True", "reason": "Admitted", "message": "", "lastTransitionTime": at},
+            {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "", "lastTransitionTime": at}
+        ]
+    })
+}
+
+fn run(objects: &mut Objects) -> Plan {
+    objects.sort();
+    let mut snap = Snapshot::build(objects).expect("snapshot");
+    let t = muster_core::Time(now().0.as_millisecond());
+    let out = muster_core::run_cycle(&mut snap.model, t, &muster_core::Profile::default());
+    plan(objects, &mut snap, &out, &now())
+}
+
+fn job_actions(p: &Plan) -> Vec<(String, &'static str)> {
+    p.jobs
+        .iter()
+        .map(|j| (j.job.metadata.name.clone().unwrap(), j.action))
+        .collect()
+}
+
+#[test]
+fn a_new_queued_job_gets_a_workload_and_is_kept_suspended() {
+    let mut o = cluster("4");
+    o.jobs = vec![arc(job("a", false, json!({})))];
+    let p = run(&mut o);
+    assert_eq!(p.creates.len(), 1);
+    assert_eq!(p.creates[0].metadata.name.as_deref(), Some("job-a"));
+    // It was created without the webhook (or before it was up): suspend it first.
+    assert_eq!(job_actions(&p), [("a".to_string(), "suspend")]);
+}
+
+#[test]
+fn an_admission_is_recorded_before_its_job_starts() {
+    let mut o = cluster("4");
+    o.jobs = vec![arc(job("a", true, json!({})))];
+    o.workloads = vec![arc(workload("a", json!({})))];
+    let p = run(&mut o);
+    assert_eq!(p.workloads.len(), 1);
+    let record = p.workloads[0]
+        .status
+        .admission
+        .clone()
+        .expect("admission recorded");
+    assert_eq!(record.pod_set_assignments[0].nodes[0].name, "n1");
+    assert_eq!(p.jobs.len(), 1);
+    let start = &p.jobs[0];
+    assert_eq!(start.action, "start");
+    assert_eq!(
+        start.after,
+        Some(("ns".into(), "job-a".into())),
+        "the Job starts only once the Workload's status is written"
+    );
+    assert_eq!(start.patch["spec"]["suspend"], json!(false));
+    assert_eq!(
+        start.patch["spec"]["template"]["spec"]["nodeSelector"]["pool"],
+        json!("a")
+    );
+    assert_eq!(start.patch["metadata"]["resourceVersion"], json!("7"));
+    assert_eq!(p.admissions.len(), 1);
+}
+
+#[test]
+fn after_a_restart_a_recorded_admission_is_finished_not_repeated() {
+    // Killed after writing the status, before starting the Job.
+    let mut o = cluster("2");
+    o.jobs = vec![
+        arc(job("a", true, json!({}))),
+        arc(job("b", true, json!({}))),
+    ];
+    o.workloads = vec![
+        arc(workload("a", admitted("2027-01-15T08:00:01Z"))),
+        arc(workload("b", json!({}))),
+    ];
+    let p = run(&mut o);
+    assert_eq!(job_actions(&p), [("a".to_string(), "start")]);
+    assert!(p.jobs[0].after.is_none(), "the record is already there");
+    assert!(p.admissions.is_empty(), "nothing is admitted again");
+    // b does not fit next to a's recorded admission: it waits, saying so.
+    let b = p
+        .workloads
+        .iter()
+        .find(|w| w.workload.metadata.name.as_deref() == Some("job-b"));
+    let b = b.expect("b's pending reason is written");
+    assert!(b.status.admission.is_none());
+    let reserved = crate::conditions::get(&b.status.conditions, QUOTA_RESERVED).unwrap();
+    assert_eq!(reserved.status, "False");
+    assert!(reserved.message.contains("quota"), "{}", reserved.message);
+}
+
+#[test]
+fn an_evicted_workload_keeps_its_quota_until_its_job_has_stopped() {
+    let mut evicting = admitted("2027-01-15T08:00:01Z");
+    evicting["conditions"].as_array_mut().unwrap().push(json!(
+        {"type": "Evicted", "status": "True", "reason": "Preempted", "message": "by x",
+         "lastTransitionTime": "2027-01-15T08:00:05Z"}));
+    // Still running: suspend it; the quota stays held.
+    let mut o = cluster("2");
+    o.jobs = vec![arc(job(
+        "a",
+        false,
+        json!({"active": 1, "startTime": "2027-01-15T08:00:02Z"}),
+    ))];
+    o.workloads = vec![arc(workload("a", evicting.clone()))];
+    let p = run(&mut o);
+    assert_eq!(job_actions(&p), [("a".to_string(), "suspend")]);
+    assert!(p.workloads.iter().all(|w| w.status.admission.is_some()));
+    // Suspended but its pod is still terminating: still held.
+    o.jobs = vec![arc(job("a", true, json!({"active": 1})))];
+    let p = run(&mut o);
+    assert!(p.workloads.iter().all(|w| w.status.admission.is_some()));
+    // Stopped: the quota goes back and the workload queues again.
+    o.jobs = vec![arc(job("a", true, json!({"active": 0})))];
+    let p = run(&mut o);
+    let released = &p.workloads[0];
+    assert!(released.status.admission.is_none());
+    assert!(!crate::conditions::is_true(
+        &released.status.conditions,
+        ADMITTED
+    ));
+    assert!(crate::conditions::is_true(
+        &released.status.conditions,
+        EVICTED
+    ));
+}
+
+#[test]
+fn a_finished_job_releases_its_quota_to_the_next() {
+    let mut o = cluster("2");
+    let complete =
+        json!({"conditions": [{"type": "Complete", "status": "True", "message": "done"}]});
+    o.jobs = vec![
+        arc(job("a", false, complete)),
+        arc(job("b", true, json!({}))),
+    ];
+    o.workloads = vec![
+        arc(workload("a", admitted("2027-01-15T08:00:01Z"))),
+        arc(workload("b", json!({}))),
+    ];
+    let p = run(&mut o);
+    let a = p
+        .workloads
+        .iter()
+        .find(|w| w.workload.metadata.name.as_deref() == Some("job-a"))
+        .unwrap();
+    assert!(crate::conditions::is_true(&a.status.conditions, FINISHED));
+    // a's job is done, so b gets the quota in the same cycle.
+    assert_eq!(job_actions(&p), [("b".to_string(), "start")]);
+}
+
+#[test]
+fn queue_statuses_count_and_sum_usage() {
+    let mut o = cluster("4");
+    o.jobs = vec![
+        arc(job("a", false, json!({}))),
+        arc(job("b", true, json!({}))),
+        arc(job("c", true, json!({}))),
+    ];
+    o.workloads = vec![
+        arc(workload("a", admitted("2027-01-15T08:00:01Z"))),
+        arc(workload("b", json!({}))),
+        arc(workload("c", json!({}))),
+    ];
+    let p = run(&mut o);
+    // b is admitted now (2 + 2 of 4); c waits.
+    let (_, cq) = &p.cluster_queues[0];
+    assert_eq!((cq.pending_workloads, cq.admitted_workloads), (1, 2));
+    assert_eq!(
+        cq.flavors_usage[0].resources[0].total.0,
+        muster_core::Quantity::from_units(4)
+    );
+    let (_, lq) = &p.local_queues[0];
+    assert_eq!((lq.pending_workloads, lq.admitted_workloads), (1, 2));
+    assert_eq!(p.queue_counts["q"], (1, 2));
+}
+
+#[test]
+fn an_invalid_cluster_queue_is_reported_and_its_workloads_wait() {
+    let mut o = cluster("4");
+    o.cluster_queues = vec![arc(json!({
+        "metadata": {"name": "q"},
+        "spec": {"resourceGroups": [{"coveredResources": ["cpu"], "flavors": [
+            {"name": "missing", "resources": [{"name": "cpu", "nominalQuota": "4"}]}]}]}
+    }))];
+    o.jobs = vec![arc(job("a", true, json!({})))];
+    o.workloads = vec![arc(workload("a", json!({})))];
+    let p = run(&mut o);
+    let (_, cq) = &p.cluster_queues[0];
+    let active = crate::conditions::get(&cq.conditions, ACTIVE).unwrap();
+    assert_eq!(active.status, "False");
+    assert!(
+        active.message.contains("unknown ResourceFlavor"),
+        "{}",
+        active.message
+    );
+    let w = &p.workloads[0];
+    let reserved = crate::conditions::get(&w.status.conditions, QUOTA_RESERVED).unwrap();
+    assert_eq!(reserved.reason, REASON_INADMISSIBLE);
+    assert!(
+        reserved.message.contains("not active"),
+        "{}",
+        reserved.message
+    );
+    assert!(p.jobs.is_empty());
+}
