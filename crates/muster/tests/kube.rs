@@ -105,7 +105,7 @@ fn crds_are_established_and_the_api_server_rejects_an_invalid_cluster_queue() {
 }
 
 #[test]
-fn the_deploy_manifests_apply_to_the_api_server() {
+fn the_deploy_manifests_and_kubernetes_examples_apply_to_the_api_server() {
     let _guard = lock();
     runtime().block_on(async {
         let Some(env) = Env::connect().await else {
@@ -122,7 +122,13 @@ fn the_deploy_manifests_apply_to_the_api_server() {
             .await
             .expect("discovery");
         let mut applied = Vec::new();
-        for file in ["deploy/crds.yaml", "deploy/controller.yaml"] {
+        let files = [
+            "deploy/crds.yaml",
+            "deploy/controller.yaml",
+            "examples/kubernetes/queues.yaml",
+            "examples/kubernetes/job.yaml",
+        ];
+        for file in files {
             for doc in muster_api::yaml::parse_stream(&repo_file(file)).unwrap() {
                 let v: Value = muster_api::yaml::from_node(&doc.root).unwrap();
                 if v.is_null() {
@@ -134,7 +140,7 @@ fn the_deploy_manifests_apply_to_the_api_server() {
                 let (resource, caps) = discovery
                     .resolve_gvk(&gvk)
                     .unwrap_or_else(|| panic!("{file}: the API server does not serve {gvk:?}"));
-                let name = obj.metadata.name.clone().unwrap();
+                let name = obj.metadata.name.clone().unwrap_or_default();
                 let api: Api<DynamicObject> = match caps.scope {
                     kube::discovery::Scope::Namespaced => Api::namespaced_with(
                         env.client.clone(),
@@ -143,10 +149,21 @@ fn the_deploy_manifests_apply_to_the_api_server() {
                     ),
                     kube::discovery::Scope::Cluster => Api::all_with(env.client.clone(), &resource),
                 };
-                let params = PatchParams::apply("muster-tests").dry_run().force();
-                api.patch(&name, &params, &Patch::Apply(&obj))
-                    .await
-                    .unwrap_or_else(|e| panic!("{file}: {} {name}: {e}", types.kind));
+                if name.is_empty() {
+                    // generateName: only a create can name it.
+                    let dry = PostParams {
+                        dry_run: true,
+                        ..PostParams::default()
+                    };
+                    api.create(&dry, &obj)
+                        .await
+                        .unwrap_or_else(|e| panic!("{file}: {}: {e}", types.kind));
+                } else {
+                    let params = PatchParams::apply("muster-tests").dry_run().force();
+                    api.patch(&name, &params, &Patch::Apply(&obj))
+                        .await
+                        .unwrap_or_else(|e| panic!("{file}: {} {name}: {e}", types.kind));
+                }
                 applied.push(format!("{} {name}", types.kind));
             }
         }
@@ -155,6 +172,8 @@ fn the_deploy_manifests_apply_to_the_api_server() {
             "ClusterRole muster-controller",
             "Deployment muster-controller",
             "MutatingWebhookConfiguration muster-webhook",
+            "ClusterQueue team",
+            "Job ",
         ] {
             assert!(
                 applied.iter().any(|a| a == kind),
