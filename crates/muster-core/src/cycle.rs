@@ -550,7 +550,8 @@ impl<'m> Cycle<'m> {
         let search = self.search(id, 0, MAX_PLACEMENT_ATTEMPTS_PER_SEARCH);
         for choice in search.reachable_choices(MAX_PREEMPTION_CHOICES) {
             if let Some(victims) = preempt::find_victims(self, id, &search, &choice) {
-                self.hold_room(id, &freed, victims);
+                let claimed = self.give_back(&freed);
+                self.hold_room(id, &claimed, victims);
                 return true;
             }
         }
@@ -600,12 +601,74 @@ impl<'m> Cycle<'m> {
             borrowing: found.borrowing,
         };
         self.model.charge_quota_into(&mut self.s, &admission, 1);
-        self.hold_room(id, freed, Vec::new());
+        let claimed = self.give_back(freed);
+        self.hold_room(id, &claimed, Vec::new());
         true
     }
 
-    /// Records a preemption whose room (the victims' and the `freed` workloads') is held for
-    /// `id` for the rest of the cycle.
+    /// With the preemptor placed and charged, puts back (newest first) every workload being
+    /// stopped whose pods and quota still fit beside it: only the rest are its to wait for,
+    /// and the others stay counted for everyone else in this cycle. Returns those it keeps.
+    fn give_back(&mut self, freed: &[WorkloadId]) -> Vec<WorkloadId> {
+        let mut claimed = Vec::new();
+        for &e in freed.iter().rev() {
+            let Some((admission, _)) = self.model.workload(e).admission() else {
+                continue;
+            };
+            if self.fits_back(admission) {
+                self.model.charge_into(&mut self.s, admission, 1);
+            } else {
+                claimed.push(e);
+            }
+        }
+        claimed.reverse();
+        claimed
+    }
+
+    /// Whether an admission's pods and quota fit the usage as it stands (its own nodes, and
+    /// what its ClusterQueue can get).
+    fn fits_back(&self, admission: &Admission) -> bool {
+        let model = self.model;
+        let tree = model.quota();
+        let cq_node = model
+            .cluster_queue(model.workload(admission.workload).cq)
+            .quota_node;
+        let mut needs: BTreeMap<crate::ids::FrId, crate::quantity::Quantity> = BTreeMap::new();
+        for (_, option) in model.admitted_options(admission) {
+            for &(fr, q) in &option.quota {
+                *needs.entry(fr).or_insert(crate::quantity::Quantity::ZERO) += q;
+            }
+        }
+        if needs
+            .iter()
+            .any(|(&fr, &q)| q > tree.available(&self.s, cq_node, fr))
+        {
+            return false;
+        }
+        let r_count = self.tables.resources;
+        let one = crate::quantity::Quantity::from_units(1);
+        let mut cells: BTreeMap<usize, crate::quantity::Quantity> = BTreeMap::new();
+        let mut pod = 0usize;
+        for (ps, _) in model.admitted_options(admission) {
+            for _ in 0..ps.count {
+                let node = admission.placements[pod];
+                pod += 1;
+                if node == crate::ids::NodeId::LOST {
+                    continue;
+                }
+                for (r, q) in ps.request.iter().chain([(self.tables.pods, one)]) {
+                    let cell = node.index() * r_count + r.index();
+                    *cells.entry(cell).or_insert(crate::quantity::Quantity::ZERO) += q;
+                }
+            }
+        }
+        cells
+            .iter()
+            .all(|(&cell, &q)| self.s.node(cell) + q <= self.tables.capacity[cell])
+    }
+
+    /// Records a preemption whose room (the victims' and the `freed` workloads', those being
+    /// stopped that it waits for) is held for `id` for the rest of the cycle.
     fn hold_room(
         &mut self,
         id: WorkloadId,

@@ -854,3 +854,64 @@ fn a_recorded_admission_is_restored_with_its_flavors_and_nodes() {
     assert!(err.to_string().contains("no longer offers"), "{err}");
     assert!(m.workload(d).is_pending());
 }
+
+#[test]
+fn each_preemptor_waits_only_for_its_own_victims() {
+    // Two queues on separate nodes, each preempting for its own high-priority workload.
+    let queue = |name: &str, flavor: &str| {
+        cq(name)
+            .group(group(vec![(flavor, vec![quota("cpu", "100")])]))
+            .preemption(Within::LowerPriority, Reclaim::Never)
+    };
+    let mut m = cluster()
+        .flavor("fa", &[("pool", "a")])
+        .flavor("fb", &[("pool", "b")])
+        .node("na", &[("cpu", "4")])
+        .labels(&[("pool", "a")])
+        .node("nb", &[("cpu", "4")])
+        .labels(&[("pool", "b")])
+        .queue(queue("qa", "fa"))
+        .queue(queue("qb", "fb"))
+        .build();
+    submit(&mut m, workload("low-a").queue("qa").cpu("4"), 0);
+    submit(&mut m, workload("low-b").queue("qb").cpu("4"), 0);
+    let out = one_cycle(&mut m, 0);
+    apply_like_kube(&mut m, &out, 0);
+    submit(
+        &mut m,
+        workload("high-a").queue("qa").cpu("4").priority(10),
+        1,
+    );
+    submit(
+        &mut m,
+        workload("high-b").queue("qb").cpu("4").priority(10),
+        1,
+    );
+    let out = one_cycle(&mut m, 1);
+    assert_eq!(
+        apply_like_kube(&mut m, &out, 1),
+        [
+            "preempt ns/low-a by ns/high-a InClusterQueue",
+            "preempt ns/low-b by ns/high-b InClusterQueue"
+        ]
+    );
+    // Both victims are still stopping: neither preemptor may start, and neither takes the
+    // other's room.
+    let out = one_cycle(&mut m, 2);
+    assert!(
+        out.decisions
+            .iter()
+            .all(|d| matches!(d, Decision::Preempt { victims, .. } if victims.is_empty())),
+        "{:?}",
+        describe(&m, &out.decisions)
+    );
+    assert_eq!(out.decisions.len(), 2, "both wait, each for its own victim");
+    // One victim stops: only its preemptor starts.
+    m.finish(id(&m, "low-b")).unwrap();
+    let out = one_cycle(&mut m, 3);
+    let admitted: Vec<String> = describe(&m, &out.decisions)
+        .into_iter()
+        .filter(|d| d.starts_with("admit"))
+        .collect();
+    assert_eq!(admitted, ["admit ns/high-b [fb] nb"]);
+}
