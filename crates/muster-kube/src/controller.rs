@@ -222,8 +222,9 @@ async fn topologies_served(client: &Client) -> bool {
     }
 }
 
-/// Decides one cycle from a snapshot of the stores (runs off the async runtime).
-fn decide(objects: Objects, now: K8sTime) -> Result<plan::Plan, String> {
+/// Decides one cycle from a snapshot of the stores: model, core, plan (the controller runs
+/// it off the async runtime; the benchmark times it).
+pub fn decide(objects: Objects, now: K8sTime) -> Result<plan::Plan, String> {
     let mut snap = Snapshot::build(&objects).map_err(|e| e.to_string())?;
     for w in &snap.live.warnings {
         tracing::debug!(warning = %w, "input warning");
