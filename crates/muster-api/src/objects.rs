@@ -220,9 +220,10 @@ pub struct ClusterQueueSpec {
     /// The cohort it shares quota in.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub cohort: Option<String>,
-    /// `BestEffortFIFO` (default) or `StrictFIFO` (`Backfill` is not supported yet).
+    /// `BestEffortFIFO` (default), `StrictFIFO` or `Backfill` (EASY backfill by the
+    /// workloads' runtime limits).
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    #[schemars(with = "String", extend("enum" = ["BestEffortFIFO", "StrictFIFO"]))]
+    #[schemars(with = "String", extend("enum" = ["BestEffortFIFO", "StrictFIFO", "Backfill"]))]
     pub queueing_strategy: Option<String>,
     /// Resource groups.
     #[serde(default)]

@@ -10,9 +10,10 @@ use std::collections::{BTreeMap, BTreeSet};
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use muster_core::node::{Taint, TaintEffect};
 use muster_core::spec::{
-    BorrowWithinCohort, ClusterQueueSpec, ClusterSpec, CohortSpec, FlavorQuotaSpec, FlavorSpec,
-    NodeSpec, PodSetSpec, PreemptionSpec, QueueingStrategy, ReclaimWithinCohort, ResourceGroupSpec,
-    ResourceQuotaSpec, WithinClusterQueue, WorkloadSpec,
+    BorrowWithinCohort, ClusterQueueSpec, ClusterSpec, CohortSpec, FairShareStrategy,
+    FairSharingSpec, FlavorQuotaSpec, FlavorSpec, NodeSpec, PodSetSpec, PreemptionSpec,
+    QueueingStrategy, ReclaimWithinCohort, ResourceGroupSpec, ResourceQuotaSpec,
+    WithinClusterQueue, WorkloadSpec,
 };
 use muster_core::{Duration, Quantity};
 
@@ -54,6 +55,8 @@ pub struct Scenario {
     pub warnings: Vec<Warning>,
     /// Objects read, by kind.
     pub counts: BTreeMap<&'static str, usize>,
+    /// Fair sharing, when the `Configuration` turns it on.
+    pub fair_sharing: Option<FairSharingSpec>,
 }
 
 /// Validates the inputs and builds a scenario.
@@ -377,14 +380,20 @@ impl Builder {
             parent.is_some(),
             &mut self.cx(o),
         );
-        if let Some(w) = c.spec.fair_sharing.as_ref().and_then(|f| f.weight) {
-            self.cx(o)
-                .non_negative(&spec.key("fairSharing").key("weight"), w);
-        }
+        let fair_weight = c
+            .spec
+            .fair_sharing
+            .as_ref()
+            .and_then(|f| f.weight)
+            .and_then(|w| {
+                self.cx(o)
+                    .non_negative(&spec.key("fairSharing").key("weight"), w)
+            });
         self.scenario.cluster.cohorts.push(CohortSpec {
             name: o.name.clone(),
             parent,
             resource_groups: groups,
+            fair_weight,
         });
     }
 
@@ -436,13 +445,6 @@ impl Builder {
         let mut cx = self.cx(o);
         let strategy_path = spec.key("queueingStrategy");
         let queueing_strategy = match q.spec.queueing_strategy.as_deref() {
-            Some("Backfill") => {
-                cx.error(
-                    &strategy_path,
-                    "Backfill is not supported yet (BestEffortFIFO and StrictFIFO are)",
-                );
-                QueueingStrategy::BestEffortFIFO
-            }
             other => cx.one_of(
                 &strategy_path,
                 other,
@@ -450,6 +452,7 @@ impl Builder {
                 &[
                     ("BestEffortFIFO", QueueingStrategy::BestEffortFIFO),
                     ("StrictFIFO", QueueingStrategy::StrictFIFO),
+                    ("Backfill", QueueingStrategy::Backfill),
                 ],
             ),
         };
@@ -461,15 +464,19 @@ impl Builder {
             &mut cx,
         );
         let preemption = preemption(q.spec.preemption.as_ref(), &spec.key("preemption"), &mut cx);
-        if let Some(w) = q.spec.fair_sharing.as_ref().and_then(|f| f.weight) {
-            cx.non_negative(&spec.key("fairSharing").key("weight"), w);
-        }
+        let fair_weight = q
+            .spec
+            .fair_sharing
+            .as_ref()
+            .and_then(|f| f.weight)
+            .and_then(|w| cx.non_negative(&spec.key("fairSharing").key("weight"), w));
         self.scenario.cluster.cluster_queues.push(ClusterQueueSpec {
             name: o.name.clone(),
             cohort,
             resource_groups: groups,
             queueing_strategy,
             preemption,
+            fair_weight,
         });
     }
 
@@ -479,21 +486,36 @@ impl Builder {
         };
         let path = Path::root().key("spec").key("fairSharing");
         let mut cx = self.cx(o);
-        if let Some(fs) = &c.spec.fair_sharing {
-            for (i, s) in fs.preemption_strategies.iter().enumerate() {
-                if !matches!(
-                    s.as_str(),
-                    "LessThanOrEqualToFinalShare" | "LessThanInitialShare"
-                ) {
+        let Some(fs) = &c.spec.fair_sharing else {
+            return;
+        };
+        let mut strategies = Vec::new();
+        for (i, s) in fs.preemption_strategies.iter().enumerate() {
+            let strategy = match s.as_str() {
+                "LessThanOrEqualToFinalShare" => FairShareStrategy::LessThanOrEqualToFinalShare,
+                "LessThanInitialShare" => FairShareStrategy::LessThanInitialShare,
+                _ => {
                     cx.error(
                         &path.key("preemptionStrategies").index(i),
                         format!("unknown value {s:?} (use LessThanOrEqualToFinalShare, LessThanInitialShare)"),
                     );
+                    continue;
                 }
+            };
+            if strategies.contains(&strategy) {
+                cx.error(
+                    &path.key("preemptionStrategies").index(i),
+                    format!("{s} is listed twice"),
+                );
             }
-            if fs.enable {
-                cx.error(&path.key("enable"), "fair sharing is not supported yet");
+            strategies.push(strategy);
+        }
+        if fs.enable {
+            let mut spec = FairSharingSpec::default();
+            if !strategies.is_empty() {
+                spec.preemption_strategies = strategies;
             }
+            self.scenario.fair_sharing = Some(spec);
         }
     }
 

@@ -217,7 +217,7 @@ fn closed_vocabularies() {
         "  cohort: shared\n  queueingStrategy: Fifo\n",
     );
     assert!(one_error(&strict).ends_with(
-        "spec.queueingStrategy: unknown value \"Fifo\" (use BestEffortFIFO, StrictFIFO)"
+        "spec.queueingStrategy: unknown value \"Fifo\" (use BestEffortFIFO, StrictFIFO, Backfill)"
     ));
     let policy = BASE.replace(
         "  cohort: shared\n",
@@ -226,13 +226,33 @@ fn closed_vocabularies() {
     assert!(
         one_error(&policy).contains("spec.preemption.withinClusterQueue: unknown value \"Always\"")
     );
-    let backfill = BASE.replace(
-        "  cohort: shared\n",
-        "  cohort: shared\n  queueingStrategy: Backfill\n",
+    let strategy = with(
+        "apiVersion: muster.dev/v1alpha1\nkind: Configuration\nmetadata:\n  name: c\n\
+         spec:\n  fairSharing:\n    enable: true\n    preemptionStrategies: [LessThanFinalShare]\n",
     );
-    assert!(one_error(&backfill).ends_with(
-        "spec.queueingStrategy: Backfill is not supported yet (BestEffortFIFO and StrictFIFO are)"
+    assert!(one_error(&strategy).ends_with(
+        "spec.fairSharing.preemptionStrategies[0]: unknown value \"LessThanFinalShare\" (use LessThanOrEqualToFinalShare, LessThanInitialShare)"
     ));
+}
+
+#[test]
+fn backfill_and_fair_sharing_are_read() {
+    let text = BASE.replace(
+        "  cohort: shared\n",
+        "  cohort: shared\n  queueingStrategy: Backfill\n  fairSharing:\n    weight: 2\n",
+    ) + "---\napiVersion: muster.dev/v1alpha1\nkind: Configuration\nmetadata:\n  name: c\n\
+         spec:\n  fairSharing:\n    enable: true\n    preemptionStrategies: [LessThanInitialShare]\n";
+    let s = scenario_from_str("cluster.yaml", &text).expect("valid");
+    let q = &s.cluster.cluster_queues[0];
+    assert_eq!(
+        q.queueing_strategy,
+        muster_core::spec::QueueingStrategy::Backfill
+    );
+    assert_eq!(q.fair_weight, Some(muster_core::Quantity::from_units(2)));
+    assert_eq!(
+        s.fair_sharing.expect("on").preemption_strategies,
+        vec![muster_core::spec::FairShareStrategy::LessThanInitialShare]
+    );
 }
 
 #[test]

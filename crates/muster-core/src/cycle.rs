@@ -70,6 +70,8 @@ const MAX_INADMISSIBLE_REASONS: usize = 4;
 pub struct Profile {
     /// How nodes are scored.
     pub scoring: Scoring,
+    /// Fair sharing, when on (the `Configuration`'s `spec.fairSharing.enable`).
+    pub fair_sharing: Option<crate::spec::FairSharingSpec>,
 }
 
 /// Runs one cycle over `model` at `now` and returns what should happen.
@@ -511,6 +513,7 @@ impl<'m> Cycle<'m> {
             options: found.options,
             placements: found.placements,
             borrowing: found.borrowing,
+            backfilled: false,
         };
         if placed {
             self.model.charge_quota_into(&mut self.s, &admission, 1);
@@ -599,6 +602,7 @@ impl<'m> Cycle<'m> {
             options: found.options,
             placements: found.placements,
             borrowing: found.borrowing,
+            backfilled: false,
         };
         self.model.charge_quota_into(&mut self.s, &admission, 1);
         let claimed = self.give_back(freed);

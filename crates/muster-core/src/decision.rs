@@ -21,6 +21,9 @@ pub struct Admission {
     pub placements: Vec<NodeId>,
     /// Whether the admission uses quota borrowed from the cohort.
     pub borrowing: bool,
+    /// Whether it started ahead of a Backfill queue's head that holds a reservation
+    /// (it was backfilled).
+    pub backfilled: bool,
 }
 
 /// Why a victim is preempted; the names are Kueue's.

@@ -518,6 +518,7 @@ impl Model {
                 owner: QuotaOwner::ClusterQueue(CqId(i as u32)),
                 parent: cohort.map(cohort_node),
                 limits: limits_of(&q.name, &q.resource_groups)?,
+                weight: q.fair_weight.unwrap_or(Quantity::from_units(1)),
             });
             let mut group_of = vec![None; r_count];
             let mut resource_groups = Vec::new();
@@ -579,6 +580,10 @@ impl Model {
                 owner: QuotaOwner::Cohort(CohortId(i as u32)),
                 parent: c.parent.map(cohort_node),
                 limits: limits_of(&c.name, groups)?,
+                weight: explicit
+                    .get(c.name.as_str())
+                    .and_then(|s| s.fair_weight)
+                    .unwrap_or(Quantity::from_units(1)),
             });
         }
         let quota = QuotaTree::new(frs, quota_inputs);
@@ -1068,6 +1073,7 @@ impl Model {
             options,
             placements,
             borrowing: false,
+            backfilled: false,
         };
         self.apply(&Decision::Admit(admission), at)?;
         let cq_node = self.cluster_queues[self.workloads[id.index()].cq.index()].quota_node;

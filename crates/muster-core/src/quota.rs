@@ -56,6 +56,8 @@ pub struct QuotaNode {
     pub parent: Option<QuotaNodeId>,
     /// Children, in id order.
     pub children: Vec<QuotaNodeId>,
+    /// Its weight in fair sharing, milli-units (1000 is weight 1).
+    pub weight: Quantity,
     limits: Vec<Limits>,
     subtree: Vec<Quantity>,
     guaranteed: Vec<Quantity>,
@@ -73,6 +75,8 @@ pub struct QuotaNodeInput {
     pub parent: Option<QuotaNodeId>,
     /// Its own limits per (flavor, resource).
     pub limits: BTreeMap<FrId, Limits>,
+    /// Its weight in fair sharing.
+    pub weight: Quantity,
 }
 
 /// The quota tree with its static totals; usage lives in a [`Scratch`].
@@ -105,6 +109,7 @@ impl QuotaTree {
                     owner: input.owner,
                     parent: input.parent,
                     children: Vec::new(),
+                    weight: input.weight,
                     limits,
                     subtree: vec![Quantity::ZERO; f],
                     guaranteed: vec![Quantity::ZERO; f],
@@ -323,6 +328,7 @@ mod tests {
             owner,
             parent,
             limits: [(fr, l)].into(),
+            weight: Quantity::from_units(1),
         };
         QuotaTree::new(
             vec![(FlavorId(0), ResourceId(0))],
@@ -459,6 +465,7 @@ mod tests {
                 owner: QuotaOwner::ClusterQueue(CqId(0)),
                 parent: None,
                 limits: [(FR, nominal(4))].into(),
+                weight: Quantity::from_units(1),
             }],
         );
         let mut s = scratch(&t);

@@ -76,6 +76,10 @@ pub enum QueueingStrategy {
     BestEffortFIFO,
     /// Only the head may be admitted; if it does not fit, the queue waits.
     StrictFIFO,
+    /// EASY backfill: a head that cannot start reserves the earliest time and the nodes at
+    /// which it could (by the running workloads' runtime limits); others may start ahead of
+    /// it only if they end by then or leave the reserved capacity alone.
+    Backfill,
 }
 
 /// Whether a pending workload may preempt admitted workloads of its own ClusterQueue.
@@ -140,6 +144,8 @@ pub struct ClusterQueueSpec {
     pub queueing_strategy: QueueingStrategy,
     /// Its preemption policies.
     pub preemption: PreemptionSpec,
+    /// Its weight in fair sharing; `None` is 1.
+    pub fair_weight: Option<Quantity>,
 }
 
 /// A Cohort node of the quota tree. Cohorts named only by a ClusterQueue or by another
@@ -152,6 +158,41 @@ pub struct CohortSpec {
     pub parent: Option<String>,
     /// Quota the cohort itself owns (lent to its subtree).
     pub resource_groups: Vec<ResourceGroupSpec>,
+    /// Its weight in fair sharing among its parent's children; `None` is 1.
+    pub fair_weight: Option<Quantity>,
+}
+
+/// A rule by which, with fair sharing on, a ClusterQueue may preempt a workload of another
+/// ClusterQueue (Kueue's `preemptionStrategies`). Shares are compared at the level where the
+/// two queues' branches of the cohort tree meet.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum FairShareStrategy {
+    /// The preemptor's share with the workload admitted is at most the target's share with
+    /// the victim gone.
+    LessThanOrEqualToFinalShare,
+    /// The preemptor's share with the workload admitted is below the target's share before
+    /// the preemption.
+    LessThanInitialShare,
+}
+
+/// Fair sharing, when it is on: the scheduler orders and preempts by weighted dominant
+/// resource share.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct FairSharingSpec {
+    /// The preemption strategies, tried in order.
+    pub preemption_strategies: Vec<FairShareStrategy>,
+}
+
+impl Default for FairSharingSpec {
+    /// Kueue's default: `[LessThanOrEqualToFinalShare, LessThanInitialShare]`.
+    fn default() -> Self {
+        FairSharingSpec {
+            preemption_strategies: vec![
+                FairShareStrategy::LessThanOrEqualToFinalShare,
+                FairShareStrategy::LessThanInitialShare,
+            ],
+        }
+    }
 }
 
 /// Everything static about a cluster: nodes, flavors, the quota tree and its queues.

@@ -143,6 +143,7 @@ impl ClusterBuilder {
             name: name.into(),
             parent: parent.map(Into::into),
             resource_groups: groups,
+            fair_weight: None,
         });
         self
     }

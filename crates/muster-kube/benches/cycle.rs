@@ -57,8 +57,14 @@ fn objects(nodes: usize, jobs: usize) -> Objects {
                          "resources": {"requests": {"cpu": cpu.to_string()}}}]}}}
         });
         let typed: k8s_openapi::api::batch::v1::Job = serde_json::from_value(job).unwrap();
-        let mut w = serde_json::to_value(muster_kube::job::workload_for_job(&typed).unwrap()).unwrap();
-        w["metadata"]["creationTimestamp"] = json!(format!("2027-01-01T{:02}:{:02}:{:02}Z", j / 3600 % 24, j / 60 % 60, j % 60));
+        let mut w =
+            serde_json::to_value(muster_kube::job::workload_for_job(&typed).unwrap()).unwrap();
+        w["metadata"]["creationTimestamp"] = json!(format!(
+            "2027-01-01T{:02}:{:02}:{:02}Z",
+            j / 3600 % 24,
+            j / 60 % 60,
+            j % 60
+        ));
         w["metadata"]["resourceVersion"] = json!("1");
         o.workloads.push(arc(w));
         o.jobs.push(Arc::new(typed));

@@ -179,6 +179,8 @@ pub fn simulate(
 struct Sim<'a> {
     scenario: &'a Scenario,
     options: &'a Options,
+    /// The options' profile, with fair sharing as the scenario's `Configuration` sets it.
+    profile: Profile,
     model: Model,
     /// Scenario indices in submission order.
     submissions: Vec<usize>,
@@ -248,9 +250,14 @@ impl<'a> Sim<'a> {
                 .collect(),
             samples: Vec::new(),
         };
+        let mut profile = options.profile.clone();
+        if scenario.fair_sharing.is_some() {
+            profile.fair_sharing = scenario.fair_sharing.clone();
+        }
         Sim {
             scenario,
             options,
+            profile,
             cluster_use: Integral::new(reported.len()),
             queue_use: vec![Integral::new(reported.len()); cqs],
             reported,
@@ -371,7 +378,7 @@ impl<'a> Sim<'a> {
 
     fn settle(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<(), SimError> {
         for _ in 0..MAX_CYCLES_PER_INSTANT {
-            let out = run_cycle(&mut self.model, now, &self.options.profile);
+            let out = run_cycle(&mut self.model, now, &self.profile);
             self.work.cycles += 1;
             let c = &mut self.work.counters;
             c.attempts += out.counters.attempts;

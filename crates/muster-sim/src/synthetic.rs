@@ -130,6 +130,7 @@ pub fn scenario(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> Scena
             } else {
                 PreemptionSpec::default()
             },
+            fair_weight: None,
         });
     }
 

@@ -161,6 +161,7 @@ fn case() -> impl Strategy<Value = Case> {
                     reclaim_within_cohort: reclaim,
                     borrow_within_cohort,
                 },
+                fair_weight: None,
             });
         }
         let mut scenario = Scenario {
