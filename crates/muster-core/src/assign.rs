@@ -411,13 +411,19 @@ impl Search<'_> {
                 continue;
             }
             chosen.push(oi as u16);
-            let ok = self.quota_dfs(s, mode, chosen);
-            chosen.pop();
-            if ok {
-                return true;
+            if self.quota_dfs(s, mode, chosen) {
+                return true; // the complete choice stays in `chosen`
             }
+            chosen.pop();
         }
         false
+    }
+
+    /// The first choice of options (in search order) whose quota fits in `mode`.
+    pub fn quota_choice(&self, s: &Scratch, mode: QuotaMode) -> Option<Vec<u16>> {
+        let mut chosen = Choice::new();
+        self.quota_dfs(s, mode, &mut chosen)
+            .then(|| chosen.to_vec())
     }
 
     /// Complete choices whose quota fits the reachable quota, in search order, at most

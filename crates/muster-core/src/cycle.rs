@@ -29,6 +29,11 @@
 //!      that cannot start and leaves deeper jobs to backfill. A cycle runs at every
 //!      submission and completion, so a small bound keeps each one cheap.)
 //!
+//!    With **fair sharing** on, the head taken is the winner of Kueue's tournament instead
+//!    (see [`crate::fair`]): from the ClusterQueues up, each cohort passes on the candidate
+//!    of the child whose weighted share would be lowest with it admitted; ties go to higher
+//!    priority, then earlier queue time, then ClusterQueue name.
+//!
 //! The queue that offered it then offers its next candidate, until every queue is exhausted
 //! or stopped. Picking the best head anew at each step (rather than one head per queue per
 //! round) means room freed by a preemption goes first to workloads within their nominal
@@ -155,6 +160,10 @@ struct Head<'m> {
     key: &'m QueueKey,
     /// An assignment that fits, kept when the head was re-ordered after evaluation.
     found: Option<Found>,
+    /// With fair sharing: the usage generation `shares` were computed at.
+    shares_at: Option<u64>,
+    /// With fair sharing: its ClusterQueue's and each ancestor's share were it admitted.
+    shares: Vec<(crate::ids::QuotaNodeId, i128)>,
 }
 
 enum Evaluation {
@@ -353,6 +362,7 @@ impl<'m> Cycle<'m> {
         // Usage changes only on admission and preemption; what was computed about a head is
         // valid while the generation it was computed at is current.
         let mut ordered_at = self.generation;
+        let fair = self.profile.fair_sharing.is_some();
         loop {
             let generation = self.generation;
             for i in refill.drain(..) {
@@ -371,6 +381,8 @@ impl<'m> Cycle<'m> {
                             generation,
                             key,
                             found: None,
+                            shares_at: None,
+                            shares: Vec::new(),
                         });
                     }
                 }
@@ -389,7 +401,13 @@ impl<'m> Cycle<'m> {
                 }
                 ordered_at = generation;
             }
-            let Some((_, _, i)) = order.pop_first() else {
+            let pick = if fair {
+                order.clear();
+                self.tournament(&mut heads)
+            } else {
+                order.pop_first().map(|(_, _, i)| i)
+            };
+            let Some(i) = pick else {
                 return;
             };
             let Some(mut h) = heads[i].take() else { return };
@@ -398,7 +416,7 @@ impl<'m> Cycle<'m> {
                 None => self.evaluate(h.id, h.borrows),
             };
             let reason = match evaluation {
-                Evaluation::Fits(found, placed) if found.borrowing && !h.borrows => {
+                Evaluation::Fits(found, placed) if found.borrowing && !h.borrows && !fair => {
                     // Its quota estimate said "within nominal", but the flavors it can
                     // actually be placed with borrow: take its place among the borrowers.
                     if let Some(mark) = placed {
@@ -445,6 +463,89 @@ impl<'m> Cycle<'m> {
                 }
             }
         }
+    }
+
+    /// With fair sharing, the head to try next: Kueue's tournament. Walking up from the
+    /// ClusterQueues, each cohort's winner is the candidate of the child (ClusterQueue or
+    /// cohort) whose share would be lowest were that candidate admitted; ties go to higher
+    /// priority, then earlier queue time, then ClusterQueue name. Roots compete on the ties.
+    fn tournament(&mut self, heads: &mut [Option<Head<'m>>]) -> Option<usize> {
+        let tree = self.model.quota();
+        let generation = self.generation;
+        for h in heads.iter_mut().flatten() {
+            if h.shares_at != Some(generation) {
+                let delta = self.fair_request(h.id);
+                let node = self.model.cluster_queue(h.cq).quota_node;
+                h.shares = crate::fair::path_shares(tree, &mut self.s, node, &delta);
+                h.shares_at = Some(generation);
+            }
+        }
+        type Key<'a> = (i128, std::cmp::Reverse<i32>, Time, &'a str, usize);
+        let key = |i: usize, at: Option<crate::ids::QuotaNodeId>| -> Key<'m> {
+            let h = heads[i].as_ref().expect("a head");
+            let share = at
+                .and_then(|n| h.shares.iter().find(|(m, _)| *m == n))
+                .map_or(0, |(_, s)| *s);
+            let w = self.model.workload(h.id);
+            (
+                share,
+                std::cmp::Reverse(w.priority),
+                w.queue_ts,
+                self.model.cluster_queue(h.cq).name.as_str(),
+                i,
+            )
+        };
+        // Every node on a head's path, deepest first; each passes its winner up.
+        let mut nodes: BTreeSet<(std::cmp::Reverse<usize>, crate::ids::QuotaNodeId)> =
+            BTreeSet::new();
+        let mut winner: BTreeMap<crate::ids::QuotaNodeId, Key<'m>> = BTreeMap::new();
+        for (i, h) in heads.iter().enumerate() {
+            let Some(h) = h else { continue };
+            let depth = h.shares.len();
+            for (k, &(n, _)) in h.shares.iter().enumerate() {
+                nodes.insert((std::cmp::Reverse(depth - k), n));
+            }
+            winner.insert(h.shares[0].0, key(i, Some(h.shares[0].0)));
+        }
+        let mut best: Option<Key<'m>> = None;
+        for (_, n) in nodes {
+            let Some(w) = winner.get(&n).copied() else {
+                continue;
+            };
+            let contender = key(w.4, tree.node(n).parent.map(|_| n));
+            let slot = match tree.node(n).parent {
+                Some(p) => winner.get_mut(&p).map(|k| (k, p)),
+                None => None,
+            };
+            match (slot, tree.node(n).parent) {
+                (Some((current, _)), _) => {
+                    if contender < *current {
+                        *current = contender;
+                    }
+                }
+                (None, Some(p)) => {
+                    winner.insert(p, contender);
+                }
+                (None, None) => {
+                    let top = key(w.4, None);
+                    if best.is_none_or(|b| top < b) {
+                        best = Some(top);
+                    }
+                }
+            }
+        }
+        best.map(|k| k.4)
+    }
+
+    /// What a workload would charge, for its share: the first choice of flavors that fits
+    /// the quota available now, else the first it could ever reach.
+    fn fair_request(&self, id: WorkloadId) -> Vec<(crate::ids::FrId, crate::quantity::Quantity)> {
+        let search = self.search(id, 0, 0);
+        search
+            .quota_choice(&self.s, QuotaMode::Borrow)
+            .or_else(|| search.reachable_choices(1).into_iter().next())
+            .map(|choice| search.totals(&choice))
+            .unwrap_or_default()
     }
 
     /// Gives the next few candidates of a queue the cycle stopped at their reason for

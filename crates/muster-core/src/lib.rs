@@ -18,6 +18,7 @@
 mod assign;
 pub mod cycle;
 pub mod decision;
+pub mod fair;
 pub mod ids;
 pub mod invariants;
 pub mod model;

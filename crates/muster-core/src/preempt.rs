@@ -22,15 +22,21 @@
 //!   `borrowWithinCohort` → borrowing allowed, other queues' victims below the threshold;
 //!   otherwise → first without borrowing (only when the queue is under its nominal quota in
 //!   what it needs), then own-queue candidates with borrowing.
+//! - **Fair sharing** (when the profile turns it on) replaces the cohort part of that flow
+//!   when candidates include other queues: targets are taken by share and admitted by the
+//!   configured strategies (see `Trial::fair`); `borrowWithinCohort` is not used then.
 
 use std::cmp::Reverse;
+use std::collections::{BTreeMap, VecDeque};
 
 use crate::assign::Search;
 use crate::cycle::Cycle;
 use crate::decision::{PreemptionReason, Victim};
 use crate::ids::{CqId, FrId, WorkloadId};
 use crate::model::Workload;
-use crate::spec::{BorrowWithinCohort, ReclaimWithinCohort, WithinClusterQueue};
+use crate::spec::{
+    BorrowWithinCohort, FairShareStrategy, ReclaimWithinCohort, WithinClusterQueue,
+};
 
 /// On success, returns the victims and leaves `cycle.s` with the victims removed and the
 /// preemptor charged and placed; on failure, leaves it unchanged.
@@ -78,6 +84,9 @@ pub(crate) fn find_victims(
         .collect();
     if same_queue.len() == candidates.len() {
         return trial.minimal(cycle, &candidates, true, None);
+    }
+    if let Some(fs) = &cycle.profile.fair_sharing {
+        return trial.fair(cycle, &candidates, &fs.preemption_strategies);
     }
     if let BorrowWithinCohort::LowerPriority {
         max_priority_threshold,
@@ -479,14 +488,198 @@ impl Trial<'_, '_> {
             }
         }
         // Hold the room: place and charge the preemptor.
-        let Some(_placements) = self.search.place_choice(&mut cycle.s, self.choice) else {
+        self.hold(cycle, mark).then_some(targets)
+    }
+    /// Fair-sharing preemption (Kueue's), when fair sharing is on and candidates include
+    /// other ClusterQueues. Target queues are visited highest share first (the share at the
+    /// level where the target's and the preemptor's branches meet; the preemptor's own queue
+    /// with the preemptor admitted), ties by name:
+    ///
+    /// - the preemptor's own queue gives its next candidate (`InClusterQueue`);
+    /// - while the preemptor's queue stays within its nominal quota in what it needs, another
+    ///   queue gives its next candidate unconditionally (`InCohortReclamation`);
+    /// - otherwise a candidate of another queue is taken if the first strategy holds
+    ///   (`InCohortFairSharing`), and the queues are ranked again;
+    /// - with a second strategy (`LessThanInitialShare`), candidates the first refused are
+    ///   tried again, at most one per queue.
+    ///
+    /// Candidates stop being taken as soon as the preemptor fits (quota, borrowing allowed,
+    /// and nodes); then every victim it does not need is given back, newest first.
+    fn fair(
+        &self,
+        cycle: &mut Cycle<'_>,
+        candidates: &[WorkloadId],
+        strategies: &[FairShareStrategy],
+    ) -> Option<Vec<Victim>> {
+        let model = cycle.model;
+        let tree = model.quota();
+        let p_node = self.cq_node(cycle);
+        let mark = cycle.s.mark();
+        let mut queues: BTreeMap<CqId, VecDeque<WorkloadId>> = BTreeMap::new();
+        for &c in candidates {
+            queues
+                .entry(model.workload(c).cq)
+                .or_default()
+                .push_back(c);
+        }
+        let within_nominal = self.needed.iter().all(|&fr| {
+            let own: crate::quantity::Quantity = self
+                .totals
+                .iter()
+                .filter(|(f, _)| *f == fr)
+                .map(|(_, q)| *q)
+                .sum();
+            tree.usage(&cycle.s, p_node, fr) + own <= tree.subtree(p_node, fr)
+        });
+        let mut victims: Vec<Victim> = Vec::new();
+        let mut fits = false;
+        let mut refused: BTreeMap<CqId, VecDeque<WorkloadId>> = BTreeMap::new();
+        let first = strategies
+            .first()
+            .copied()
+            .unwrap_or(FairShareStrategy::LessThanOrEqualToFinalShare);
+        while !fits {
+            let Some(target) = self.highest_share(cycle, &queues) else {
+                break;
+            };
+            let queue = queues.get_mut(&target).expect("a listed queue");
+            let mut taken = None;
+            if target == self.preemptor.cq {
+                taken = queue
+                    .pop_front()
+                    .map(|c| (c, PreemptionReason::InClusterQueue));
+            } else if within_nominal {
+                while let Some(c) = queue.pop_front() {
+                    if is_borrowing(cycle, target, self.needed) {
+                        taken = Some((c, PreemptionReason::InCohortReclamation));
+                        break;
+                    }
+                }
+            } else {
+                let t_node = model.cluster_queue(target).quota_node;
+                // Peers share a root, so their branches always meet below it.
+                let (p_side, t_side) =
+                    crate::fair::meeting_sides(tree, p_node, t_node).unwrap_or((p_node, t_node));
+                let preemptor_new =
+                    crate::fair::share_with(tree, &mut cycle.s, p_node, self.totals, p_side);
+                let target_old = crate::fair::weighted_share(tree, &cycle.s, t_side);
+                while let Some(c) = queue.pop_front() {
+                    if !is_borrowing(cycle, target, self.needed) {
+                        continue;
+                    }
+                    let passes = match first {
+                        FairShareStrategy::LessThanInitialShare => preemptor_new < target_old,
+                        FairShareStrategy::LessThanOrEqualToFinalShare => {
+                            let m = cycle.s.mark();
+                            self.charge(cycle, c, -1, false);
+                            let target_new = crate::fair::weighted_share(tree, &cycle.s, t_side);
+                            cycle.s.rollback(m);
+                            preemptor_new <= target_new
+                        }
+                    };
+                    if passes {
+                        taken = Some((c, PreemptionReason::InCohortFairSharing));
+                        break;
+                    }
+                    refused.entry(target).or_default().push_back(c);
+                }
+            }
+            if queues.get(&target).is_some_and(VecDeque::is_empty) {
+                queues.remove(&target);
+            }
+            if let Some((c, reason)) = taken {
+                self.remove(cycle, c);
+                victims.push(Victim { workload: c, reason });
+                fits = self.fits(cycle, true);
+            }
+        }
+        if !fits && strategies.get(1) == Some(&FairShareStrategy::LessThanInitialShare) {
+            while !fits {
+                let Some(target) = self.highest_share(cycle, &refused) else {
+                    break;
+                };
+                let mut queue = refused.remove(&target).expect("a listed queue");
+                let t_node = model.cluster_queue(target).quota_node;
+                let (p_side, t_side) =
+                    crate::fair::meeting_sides(tree, p_node, t_node).unwrap_or((p_node, t_node));
+                let preemptor_new =
+                    crate::fair::share_with(tree, &mut cycle.s, p_node, self.totals, p_side);
+                let target_old = crate::fair::weighted_share(tree, &cycle.s, t_side);
+                if preemptor_new < target_old
+                    && is_borrowing(cycle, target, self.needed)
+                    && let Some(c) = queue.pop_front()
+                {
+                    self.remove(cycle, c);
+                    victims.push(Victim {
+                        workload: c,
+                        reason: PreemptionReason::InCohortFairSharing,
+                    });
+                    fits = self.fits(cycle, true);
+                }
+            }
+        }
+        if !fits {
             cycle.s.rollback(mark);
             return None;
-        };
+        }
+        // Give back, newest first, every victim the preemptor does not need.
+        let mut i = victims.len().saturating_sub(1);
+        while i > 0 {
+            i -= 1;
+            let c = victims[i].workload;
+            self.restore(cycle, c);
+            if self.fits(cycle, true) {
+                victims.remove(i);
+            } else {
+                self.remove(cycle, c);
+            }
+        }
+        self.hold(cycle, mark).then_some(victims)
+    }
+
+    /// The queue of `queues` with the highest share, ties by name: another queue's share at
+    /// the level where its branch meets the preemptor's, the preemptor's own queue's share
+    /// with the preemptor admitted.
+    fn highest_share(
+        &self,
+        cycle: &mut Cycle<'_>,
+        queues: &BTreeMap<CqId, VecDeque<WorkloadId>>,
+    ) -> Option<CqId> {
+        let model = cycle.model;
+        let tree = model.quota();
+        let p_node = self.cq_node(cycle);
+        let mut best: Option<(i128, Reverse<&str>, CqId)> = None;
+        for (&q, list) in queues {
+            if list.is_empty() {
+                continue;
+            }
+            let node = model.cluster_queue(q).quota_node;
+            let share = if q == self.preemptor.cq {
+                crate::fair::share_with(tree, &mut cycle.s, p_node, self.totals, p_node)
+            } else {
+                let (_, t_side) =
+                    crate::fair::meeting_sides(tree, p_node, node).unwrap_or((p_node, node));
+                crate::fair::weighted_share(tree, &cycle.s, t_side)
+            };
+            let key = (share, Reverse(model.cluster_queue(q).name.as_str()), q);
+            if best.as_ref().is_none_or(|b| key > *b) {
+                best = Some(key);
+            }
+        }
+        best.map(|(_, _, q)| q)
+    }
+
+    /// Places and charges the preemptor, holding the room its victims leave; on failure
+    /// rolls back to `mark`.
+    fn hold(&self, cycle: &mut Cycle<'_>, mark: crate::usage::Mark) -> bool {
+        if self.search.place_choice(&mut cycle.s, self.choice).is_none() {
+            cycle.s.rollback(mark);
+            return false;
+        }
         let node = self.cq_node(cycle);
         for &(fr, q) in self.totals {
             cycle.model.quota().add_usage(&mut cycle.s, node, fr, q);
         }
-        Some(targets)
+        true
     }
 }
