@@ -120,8 +120,7 @@ pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput
 pub(crate) struct Cycle<'m> {
     pub model: &'m Model,
     pub profile: &'m Profile,
-    /// The cycle's time. No rule reads it yet: backfill's reservations will.
-    #[allow(dead_code)]
+    /// The cycle's time (backfill measures runtime limits from it).
     pub now: Time,
     pub s: Scratch,
     /// The empty cluster, for screening.
@@ -149,6 +148,8 @@ pub(crate) struct Cycle<'m> {
     /// later in the cycle may give it candidates in the next one).
     preemption_unfinished: bool,
     pub out: CycleOutput,
+    /// Backfill reservations made so far in this cycle, in cycle order.
+    reservations: Vec<backfill::Reservation>,
 }
 
 struct Head<'m> {
@@ -197,6 +198,7 @@ impl<'m> Cycle<'m> {
             preemption_unfinished: false,
             admitted_lists: vec![None; model.cluster_queues().len()],
             out: CycleOutput::default(),
+            reservations: Vec::new(),
         }
     }
 
@@ -436,7 +438,8 @@ impl<'m> Cycle<'m> {
                 Evaluation::Waits(reason) => reason,
             };
             refill.push(i);
-            let strict = self.model.cluster_queue(h.cq).strategy == QueueingStrategy::StrictFIFO;
+            let strategy = self.model.cluster_queue(h.cq).strategy;
+            let strict = strategy == QueueingStrategy::StrictFIFO;
             if self.may_preempt(h.cq) {
                 if preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
                     preempt_searches[i] += 1;
@@ -451,13 +454,26 @@ impl<'m> Cycle<'m> {
                     self.preemption_unfinished = true;
                 }
             }
+            if strategy == QueueingStrategy::Backfill
+                && !matches!(reason, PendingReason::DelaysReservation { .. })
+                && !self.reservations.iter().any(|r| r.cq == h.cq)
+                && let Some(r) = self.reserve(h.id)
+            {
+                self.out.reservations.push((r.head, r.at));
+                self.reservations.push(r);
+            }
             self.out.pending.push((h.id, reason));
+            let bound = if strategy == QueueingStrategy::Backfill {
+                backfill::MAX_FAILED_ATTEMPTS_PER_BACKFILL_QUEUE
+            } else {
+                MAX_FAILED_ATTEMPTS_PER_QUEUE
+            };
             if strict {
                 done[i] = true;
                 self.label_next(&mut pending[i], PendingReason::BlockedBehind(h.id));
             } else {
                 failures[i] += 1;
-                if failures[i] >= MAX_FAILED_ATTEMPTS_PER_QUEUE {
+                if failures[i] >= bound {
                     done[i] = true;
                     self.label_next(&mut pending[i], PendingReason::NotTried);
                 }
@@ -580,6 +596,15 @@ impl<'m> Cycle<'m> {
     /// `borrows` is the head's quota estimate: when no choice fits the unused nominal quota,
     /// none fits it within what is available either, and the no-borrowing pass is skipped.
     fn evaluate(&mut self, id: WorkloadId, borrows: bool) -> Evaluation {
+        if self.reservations.is_empty() {
+            self.evaluate_now(id, borrows)
+        } else {
+            self.evaluate_with_reservations(id, borrows)
+        }
+    }
+
+    /// [`Cycle::evaluate`] on the usage as it stands, reservations aside.
+    fn evaluate_now(&mut self, id: WorkloadId, borrows: bool) -> Evaluation {
         self.out.counters.attempts += 1;
         let shape = self.model.workload(id).shape;
         if let Some(reason) = self.fail_memo.get(&shape) {
@@ -614,8 +639,11 @@ impl<'m> Cycle<'m> {
             options: found.options,
             placements: found.placements,
             borrowing: found.borrowing,
-            backfilled: false,
+            backfilled: !self.reservations.is_empty(),
         };
+        if admission.backfilled {
+            self.charge_reservations(&admission);
+        }
         if placed {
             self.model.charge_quota_into(&mut self.s, &admission, 1);
         } else {
@@ -811,5 +839,6 @@ fn pending_reason(failures: Vec<Failure>) -> PendingReason {
         .unwrap_or(PendingReason::NotTried)
 }
 
+mod backfill;
 #[cfg(test)]
 mod tests;

@@ -157,6 +157,14 @@ pub enum PendingReason {
     /// The last cycle's bounds stopped before reaching it (its queue had as many workloads
     /// fail to fit as a cycle tries).
     NotTried,
+    /// It would fit now, but it would run past a Backfill head's reservation (by its
+    /// runtime limit, or it has none) and take capacity reserved for that head.
+    DelaysReservation {
+        /// The head holding the reservation.
+        head: WorkloadId,
+        /// When the reservation begins.
+        at: crate::time::Time,
+    },
 }
 
 /// Counters for one cycle, for benchmarks and metrics.
@@ -183,6 +191,9 @@ pub struct CycleOutput {
     pub pending: Vec<(WorkloadId, PendingReason)>,
     /// Counters.
     pub counters: CycleCounters,
+    /// Backfill reservations held in this cycle: each Backfill ClusterQueue's first
+    /// waiting workload, and when its reserved capacity would be free.
+    pub reservations: Vec<(WorkloadId, crate::time::Time)>,
     /// Whether another cycle at the same time, after this output is applied, would decide
     /// nothing: no victims will free room, and nothing admitted in this cycle could become a
     /// preemption candidate for a workload that failed to preempt in it.
@@ -333,6 +344,11 @@ impl PendingReason {
             PendingReason::NotTried => {
                 "not tried: its ClusterQueue reached the per-cycle attempt bound".into()
             }
+            PendingReason::DelaysReservation { head, at } => format!(
+                "would delay {}, which has capacity reserved from {}s (Backfill): it must end by then (activeDeadlineSeconds) or fit beside the reservation",
+                model.workload(*head).key,
+                at.as_secs_f64()
+            ),
         }
     }
 }

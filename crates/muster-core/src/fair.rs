@@ -141,7 +141,9 @@ mod tests {
     /// cohort(0) owning `pool` cpu, with ClusterQueues a(1) and b(2) of nominal 0 and the
     /// given weights; one (flavor, resource) per resource name in `resources`.
     fn tree(pool: i64, wa: i128, wb: i128, resources: u32) -> QuotaTree {
-        let frs: Vec<_> = (0..resources).map(|r| (FlavorId(0), ResourceId(r as u16))).collect();
+        let frs: Vec<_> = (0..resources)
+            .map(|r| (FlavorId(0), ResourceId(r as u16)))
+            .collect();
         let limits = |nominal: i64| {
             (0..resources)
                 .map(|r| {

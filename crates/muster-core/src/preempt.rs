@@ -31,12 +31,11 @@ use std::collections::{BTreeMap, VecDeque};
 
 use crate::assign::Search;
 use crate::cycle::Cycle;
+use crate::cycle::MAX_PREEMPTION_CHOICES;
 use crate::decision::{PreemptionReason, Victim};
 use crate::ids::{CqId, FrId, WorkloadId};
 use crate::model::Workload;
-use crate::spec::{
-    BorrowWithinCohort, FairShareStrategy, ReclaimWithinCohort, WithinClusterQueue,
-};
+use crate::spec::{BorrowWithinCohort, FairShareStrategy, ReclaimWithinCohort, WithinClusterQueue};
 
 /// On success, returns the victims and leaves `cycle.s` with the victims removed and the
 /// preemptor charged and placed; on failure, leaves it unchanged.
@@ -104,7 +103,24 @@ pub(crate) fn find_victims(
                 cw.cq == w.cq || cw.priority < threshold
             });
         }
-        return trial.minimal(cycle, &candidates, true, Some(threshold));
+        // A borrowing preemptor must not take a workload its own queue's nominal quota
+        // covers: that queue would reclaim it at once, and the two would trade places
+        // forever. Such victims are left out and the search is repeated.
+        for _ in 0..MAX_PREEMPTION_CHOICES {
+            let mark = cycle.s.mark();
+            let victims = trial.minimal(cycle, &candidates, true, Some(threshold))?;
+            let reclaimable: Vec<WorkloadId> = victims
+                .iter()
+                .map(|v| v.workload)
+                .filter(|&v| trial.would_reclaim(cycle, v))
+                .collect();
+            if reclaimable.is_empty() {
+                return Some(victims);
+            }
+            cycle.s.rollback(mark);
+            candidates.retain(|c| !reclaimable.contains(c));
+        }
+        return None;
     }
     if trial.under_nominal(cycle)
         && let Some(v) = trial.minimal(cycle, &candidates, false, None)
@@ -300,6 +316,33 @@ impl Trial<'_, '_> {
             }
         }
         true
+    }
+
+    /// With the victims gone and the preemptor charged: whether the preemptor borrows and
+    /// victim `v`, of another queue, would fit back within its own queue's nominal quota
+    /// (so that its queue could reclaim that quota from the preemptor).
+    fn would_reclaim(&self, cycle: &Cycle<'_>, v: WorkloadId) -> bool {
+        let model = cycle.model;
+        let tree = model.quota();
+        let vw = model.workload(v);
+        if vw.cq == self.preemptor.cq {
+            return false;
+        }
+        let p_node = self.cq_node(cycle);
+        let borrows = self
+            .totals
+            .iter()
+            .any(|&(fr, _)| tree.usage(&cycle.s, p_node, fr) > tree.subtree(p_node, fr));
+        let Some((admission, _)) = vw.admission() else {
+            return false;
+        };
+        let v_node = model.cluster_queue(vw.cq).quota_node;
+        borrows
+            && model.admitted_options(admission).all(|(_, option)| {
+                option.quota.iter().all(|&(fr, q)| {
+                    tree.usage(&cycle.s, v_node, fr) + q <= tree.subtree(v_node, fr)
+                })
+            })
     }
 
     /// Whether the preemptor's queue is below its nominal quota in every needed resource.
@@ -517,10 +560,7 @@ impl Trial<'_, '_> {
         let mark = cycle.s.mark();
         let mut queues: BTreeMap<CqId, VecDeque<WorkloadId>> = BTreeMap::new();
         for &c in candidates {
-            queues
-                .entry(model.workload(c).cq)
-                .or_default()
-                .push_back(c);
+            queues.entry(model.workload(c).cq).or_default().push_back(c);
         }
         let within_nominal = self.needed.iter().all(|&fr| {
             let own: crate::quantity::Quantity = self
@@ -589,7 +629,10 @@ impl Trial<'_, '_> {
             }
             if let Some((c, reason)) = taken {
                 self.remove(cycle, c);
-                victims.push(Victim { workload: c, reason });
+                victims.push(Victim {
+                    workload: c,
+                    reason,
+                });
                 fits = self.fits(cycle, true);
             }
         }
@@ -672,7 +715,11 @@ impl Trial<'_, '_> {
     /// Places and charges the preemptor, holding the room its victims leave; on failure
     /// rolls back to `mark`.
     fn hold(&self, cycle: &mut Cycle<'_>, mark: crate::usage::Mark) -> bool {
-        if self.search.place_choice(&mut cycle.s, self.choice).is_none() {
+        if self
+            .search
+            .place_choice(&mut cycle.s, self.choice)
+            .is_none()
+        {
             cycle.s.rollback(mark);
             return false;
         }

@@ -242,6 +242,12 @@ impl CqBuilder {
         self
     }
 
+    /// Uses Backfill.
+    pub fn backfill(mut self) -> Self {
+        self.spec.queueing_strategy = QueueingStrategy::Backfill;
+        self
+    }
+
     /// Sets the preemption policies.
     pub fn preemption(mut self, within: WithinClusterQueue, reclaim: ReclaimWithinCohort) -> Self {
         self.spec.preemption = PreemptionSpec {

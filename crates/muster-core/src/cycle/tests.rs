@@ -915,3 +915,99 @@ fn each_preemptor_waits_only_for_its_own_victims() {
         .collect();
     assert_eq!(admitted, ["admit ns/high-b [fb] nb"]);
 }
+
+// ---- backfill -----------------------------------------------------------------------------
+
+/// One Backfill queue owning 8 cpu on a 16-cpu node: quota, not nodes, is what is short.
+fn backfill_queue() -> Model {
+    cluster()
+        .flavor("default", &[])
+        .node("n1", &[("cpu", "16")])
+        .queue(
+            cq("q")
+                .backfill()
+                .group(group(vec![("default", vec![quota("cpu", "8")])])),
+        )
+        .build()
+}
+
+#[test]
+fn backfill_reserves_quota_and_admits_only_what_ends_by_then_or_leaves_it_alone() {
+    let mut m = backfill_queue();
+    submit(
+        &mut m,
+        workload("running").queue("q").cpu("6").limit_secs(100),
+        0,
+    );
+    assert_eq!(step(&mut m, 0), ["admit ns/running [default] n1"]);
+    // 7 cpu do not fit beside 6 of 8: the head reserves the quota from t=100.
+    submit(
+        &mut m,
+        workload("head").queue("q").cpu("7").limit_secs(50),
+        1,
+    );
+    let out = one_cycle(&mut m, 1);
+    let head = id(&m, "head");
+    assert_eq!(out.reservations, vec![(head, t(100))]);
+    m.apply_output(&out, t(1)).unwrap();
+    // 2 cpu fit now, but running to t=1002 they would leave the head 6 of 8 at t=100.
+    submit(
+        &mut m,
+        workload("long").queue("q").cpu("2").limit_secs(1000),
+        2,
+    );
+    assert!(step(&mut m, 2).is_empty());
+    assert_eq!(
+        m.workload(id(&m, "long")).reason,
+        PendingReason::DelaysReservation { head, at: t(100) }
+    );
+    assert!(m.explain(id(&m, "long")).starts_with("would delay ns/head"));
+    // Ending exactly at the reservation is allowed.
+    submit(
+        &mut m,
+        workload("short").queue("q").cpu("2").limit_secs(97),
+        3,
+    );
+    let out = one_cycle(&mut m, 3);
+    let admitted: Vec<_> = out
+        .decisions
+        .iter()
+        .filter_map(|d| match d {
+            Decision::Admit(a) => Some((a.workload, a.backfilled)),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(admitted, vec![(id(&m, "short"), true)]);
+}
+
+#[test]
+fn backfill_admits_beside_the_reservation_what_does_not_touch_it() {
+    let mut m = backfill_queue();
+    submit(
+        &mut m,
+        workload("running").queue("q").cpu("6").limit_secs(100),
+        0,
+    );
+    step(&mut m, 0);
+    // A 5-cpu head leaves 3 of 8 at t=100: a 2-cpu job that runs long fits beside it.
+    submit(&mut m, workload("head").queue("q").cpu("5"), 1);
+    submit(
+        &mut m,
+        workload("long").queue("q").cpu("2").limit_secs(1000),
+        1,
+    );
+    assert_eq!(step(&mut m, 1), ["admit ns/long [default] n1"]);
+}
+
+#[test]
+fn a_head_that_waits_on_a_workload_without_a_limit_reserves_nothing() {
+    let mut m = backfill_queue();
+    submit(&mut m, workload("forever").queue("q").cpu("6"), 0);
+    step(&mut m, 0);
+    submit(&mut m, workload("head").queue("q").cpu("7"), 1);
+    submit(&mut m, workload("long").queue("q").cpu("2"), 1);
+    let out = one_cycle(&mut m, 1);
+    assert!(out.reservations.is_empty());
+    m.apply_output(&out, t(1)).unwrap();
+    assert_eq!(describe(&m, &out.decisions), ["admit ns/long [default] n1"]);
+}
