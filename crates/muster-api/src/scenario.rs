@@ -444,18 +444,16 @@ impl Builder {
         let cohort = q.spec.cohort.clone().filter(|c| !c.is_empty());
         let mut cx = self.cx(o);
         let strategy_path = spec.key("queueingStrategy");
-        let queueing_strategy = match q.spec.queueing_strategy.as_deref() {
-            other => cx.one_of(
-                &strategy_path,
-                other,
-                QueueingStrategy::BestEffortFIFO,
-                &[
-                    ("BestEffortFIFO", QueueingStrategy::BestEffortFIFO),
-                    ("StrictFIFO", QueueingStrategy::StrictFIFO),
-                    ("Backfill", QueueingStrategy::Backfill),
-                ],
-            ),
-        };
+        let queueing_strategy = cx.one_of(
+            &strategy_path,
+            q.spec.queueing_strategy.as_deref(),
+            QueueingStrategy::BestEffortFIFO,
+            &[
+                ("BestEffortFIFO", QueueingStrategy::BestEffortFIFO),
+                ("StrictFIFO", QueueingStrategy::StrictFIFO),
+                ("Backfill", QueueingStrategy::Backfill),
+            ],
+        );
         let groups = resource_groups(
             &q.spec.resource_groups,
             &spec.key("resourceGroups"),

@@ -361,6 +361,8 @@ impl<'m> Cycle<'m> {
         let mut done = vec![false; n];
         let mut failures = vec![0usize; n];
         let mut preempt_searches = vec![0usize; n];
+        // Backfill queues whose head has been judged for a reservation.
+        let mut reserving = vec![false; n];
         // Usage changes only on admission and preemption; what was computed about a head is
         // valid while the generation it was computed at is current.
         let mut ordered_at = self.generation;
@@ -440,7 +442,7 @@ impl<'m> Cycle<'m> {
             refill.push(i);
             let strategy = self.model.cluster_queue(h.cq).strategy;
             let strict = strategy == QueueingStrategy::StrictFIFO;
-            if self.may_preempt(h.cq) {
+            if self.may_preempt(h.cq) && self.model.workload(h.id).evicted_at != Some(self.now) {
                 if preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
                     preempt_searches[i] += 1;
                     if self.try_preempt(h.id) {
@@ -454,13 +456,18 @@ impl<'m> Cycle<'m> {
                     self.preemption_unfinished = true;
                 }
             }
-            if strategy == QueueingStrategy::Backfill
-                && !matches!(reason, PendingReason::DelaysReservation { .. })
-                && !self.reservations.iter().any(|r| r.cq == h.cq)
-                && let Some(r) = self.reserve(h.id)
-            {
-                self.out.reservations.push((r.head, r.at));
-                self.reservations.push(r);
+            // A Backfill queue's first waiting workload is its head: it reserves, if its
+            // reservation can be computed, and no later one of the queue does.
+            if strategy == QueueingStrategy::Backfill && !reserving[i] {
+                reserving[i] = true;
+                // One held back by another queue's reservation could run now: nothing
+                // to reserve.
+                if !matches!(reason, PendingReason::DelaysReservation { .. })
+                    && let Some(r) = self.reserve(h.id)
+                {
+                    self.out.reservations.push((r.head, r.at));
+                    self.reservations.push(r);
+                }
             }
             self.out.pending.push((h.id, reason));
             let bound = if strategy == QueueingStrategy::Backfill {

@@ -233,6 +233,10 @@ pub struct Workload {
     /// reports them gone. It is never chosen as a victim again, and the room it will leave
     /// goes to a workload that would otherwise have to preempt (see [`Model::mark_evicting`]).
     pub evicting: bool,
+    /// When it was last preempted. At that same instant it does not preempt in turn (the
+    /// simulator's counterpart of Kueue's requeue backoff): without this, chains of
+    /// preemptions by different rules could pass workloads around forever.
+    pub evicted_at: Option<Time>,
 }
 
 impl Workload {
@@ -701,6 +705,7 @@ impl Model {
             reason: PendingReason::Queued,
             inadmissible: false,
             evicting: false,
+            evicted_at: None,
         });
         self.workload_index.insert(key, id);
         self.enqueue(id);
@@ -923,6 +928,7 @@ impl Model {
         let w = &mut self.workloads[id.index()];
         w.state = WorkloadState::Pending;
         w.queue_ts = w.queue_ts.max(now);
+        w.evicted_at = Some(now);
         w.reason = PendingReason::Queued;
         self.enqueue(id);
         Ok(())

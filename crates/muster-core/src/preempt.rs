@@ -539,8 +539,9 @@ impl Trial<'_, '_> {
     /// with the preemptor admitted), ties by name:
     ///
     /// - the preemptor's own queue gives its next candidate (`InClusterQueue`);
-    /// - while the preemptor's queue stays within its nominal quota in what it needs, another
-    ///   queue gives its next candidate unconditionally (`InCohortReclamation`);
+    /// - while the preemptor's queue, with the preemptor, stays within its nominal quota in
+    ///   every resource, another queue gives its next candidate unconditionally
+    ///   (`InCohortReclamation`);
     /// - otherwise a candidate of another queue is taken if the first strategy holds
     ///   (`InCohortFairSharing`), and the queues are ranked again;
     /// - with a second strategy (`LessThanInitialShare`), candidates the first refused are
@@ -562,7 +563,11 @@ impl Trial<'_, '_> {
         for &c in candidates {
             queues.entry(model.workload(c).cq).or_default().push_back(c);
         }
-        let within_nominal = self.needed.iter().all(|&fr| {
+        // Reclaiming needs the preemptor's queue to borrow nothing at all with it admitted
+        // (a share of 0): a queue that borrows some other resource has a share, and its
+        // victims' queue could otherwise take the victims back by share at once.
+        let within_nominal = (0..tree.fr_count()).all(|i| {
+            let fr = FrId(i as u32);
             let own: crate::quantity::Quantity = self
                 .totals
                 .iter()

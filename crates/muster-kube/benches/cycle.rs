@@ -78,7 +78,8 @@ fn decide(bencher: divan::Bencher, (nodes, jobs): (usize, usize)) {
     let o = objects(nodes, jobs);
     let now = Time(jiff::Timestamp::from_second(1_830_000_000).unwrap());
     bencher.bench(|| {
-        let plan = muster_kube::controller::decide(o.clone(), now.clone()).expect("a plan");
+        let plan = muster_kube::controller::decide(o.clone(), now.clone(), &Default::default())
+            .expect("a plan");
         assert!(!plan.admissions.is_empty());
         plan
     });

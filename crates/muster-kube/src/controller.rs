@@ -78,6 +78,8 @@ pub struct Config {
     pub debounce: Duration,
     /// A cycle runs at least this often.
     pub resync: Duration,
+    /// The scheduler's settings (fair sharing from the config file's `Configuration`).
+    pub profile: muster_core::Profile,
 }
 
 /// Why the controller stopped.
@@ -224,13 +226,17 @@ async fn topologies_served(client: &Client) -> bool {
 
 /// Decides one cycle from a snapshot of the stores: model, core, plan (the controller runs
 /// it off the async runtime; the benchmark times it).
-pub fn decide(objects: Objects, now: K8sTime) -> Result<plan::Plan, String> {
+pub fn decide(
+    objects: Objects,
+    now: K8sTime,
+    profile: &muster_core::Profile,
+) -> Result<plan::Plan, String> {
     let mut snap = Snapshot::build(&objects).map_err(|e| e.to_string())?;
     for w in &snap.live.warnings {
         tracing::debug!(warning = %w, "input warning");
     }
     let t = muster_core::Time(now.0.as_millisecond());
-    let out = muster_core::run_cycle(&mut snap.model, t, &muster_core::Profile::default());
+    let out = muster_core::run_cycle(&mut snap.model, t, profile);
     Ok(plan::plan(&objects, &mut snap, &out, &now))
 }
 
@@ -322,7 +328,8 @@ pub async fn run(
             let objects = stores.objects();
             let now = K8sTime(jiff::Timestamp::now());
             let started = Instant::now();
-            let decided = tokio::task::spawn_blocking(move || decide(objects, now)).await;
+            let profile = config.profile.clone();
+            let decided = tokio::task::spawn_blocking(move || decide(objects, now, &profile)).await;
             metrics
                 .cycle_duration
                 .observe(started.elapsed().as_secs_f64());

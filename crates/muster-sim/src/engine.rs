@@ -20,11 +20,20 @@ use std::collections::{BTreeMap, BinaryHeap};
 use muster_api::Scenario;
 use muster_core::decision::Decision;
 use muster_core::model::WorkloadState;
-use muster_core::{Duration, Model, ModelError, Profile, Time, WorkloadId, run_cycle};
+use muster_core::resource::ResourceId;
+use muster_core::{
+    CqId, Duration, Model, ModelError, PreemptionReason, Profile, Time, WorkloadId, run_cycle,
+};
 use serde::Serialize;
 
 use crate::events::{EventKind, EventRecord, EventSink, PodRecord};
-use crate::stats::{Distribution, Integral, Sample, Timeline, jain, round6};
+use crate::stats::{Distribution, Integral, Sample, Timeline, jain, round6, thin};
+
+/// The most points of a ClusterQueue's `usageShareOverTime` (the last sample always kept).
+pub const MAX_SHARE_POINTS: usize = 200;
+
+/// Milli-units × milliseconds in one unit-hour.
+const MILLI_MS_PER_UNIT_HOUR: f64 = 1000.0 * 3_600_000.0;
 
 /// Cycles one instant may take before the simulation is declared stuck.
 pub const MAX_CYCLES_PER_INSTANT: usize = 10_000;
@@ -90,13 +99,36 @@ pub struct QueueSummary {
     /// Its share of all resource-time used: per resource, its resource-seconds over everyone's,
     /// averaged over the resources anyone used.
     pub usage_share: f64,
+    /// Times one of its workloads was preempted, per reason (only reasons that occurred).
+    pub preemptions_by_reason: BTreeMap<String, u64>,
+    /// Admissions of its workloads that were backfilled.
+    pub backfilled: u64,
+    /// `(seconds, share)` at the timeline's sample instants (thinned to at most
+    /// [`MAX_SHARE_POINTS`]): its dominant share of the cluster then, the largest over the
+    /// reported resources of its allocated / the cluster's allocatable.
+    pub usage_share_over_time: Vec<(f64, f64)>,
 }
 
 /// Fairness across ClusterQueues.
 #[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
 pub struct Fairness {
-    /// Jain's index over the usage shares of the queues that had workloads.
+    /// Jain's index over the `usage_share`s (shares of the resource-time used, unweighted) of
+    /// the queues that had workloads.
     pub jain: f64,
+    /// Jain's index over time-averaged dominant share / fair-sharing weight of the queues that
+    /// had workloads and a non-zero weight.
+    pub jain_weighted: f64,
+}
+
+/// Work lost to preemption: each victim's running time until it was preempted × its request.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct LostWork {
+    /// cpu cores × hours.
+    pub core_hours: f64,
+    /// `nvidia.com/gpu` × hours.
+    pub gpu_hours: f64,
 }
 
 /// `summary.json`.
@@ -128,6 +160,12 @@ pub struct Summary {
     pub cluster_queues: BTreeMap<String, QueueSummary>,
     /// Fairness.
     pub fairness: Fairness,
+    /// Preemptions per reason (only reasons that occurred).
+    pub preemptions_by_reason: BTreeMap<String, u64>,
+    /// Work the victims of preemptions had done and lost.
+    pub lost_to_preemption: LostWork,
+    /// Admissions that were backfilled (started ahead of a Backfill queue's reserved head).
+    pub backfilled: u64,
     /// Wall-clock seconds the run took (the only field that differs between runs).
     pub wall_seconds: f64,
 }
@@ -145,6 +183,8 @@ pub struct Outcome {
     pub model: Model,
     /// Work the core did, summed over all cycles.
     pub work: Work,
+    /// Each Backfill head's first reservation: when its reserved capacity was to be free.
+    pub reservations: BTreeMap<WorkloadId, Time>,
 }
 
 /// Work the core did in a run.
@@ -197,8 +237,19 @@ struct Sim<'a> {
     timeline: Timeline,
     preemptions_by_cq: Vec<u64>,
     preemptions: u64,
+    /// Per ClusterQueue (the victim's): preemptions per reason.
+    preemptions_by_reason: Vec<BTreeMap<PreemptionReason, u64>>,
+    /// Backfilled admissions per ClusterQueue.
+    backfilled_by_cq: Vec<u64>,
+    /// The `cpu` and `nvidia.com/gpu` resources, when the model knows them.
+    cpu: Option<ResourceId>,
+    gpu: Option<ResourceId>,
+    /// Lost to preemption: running time × request, milli-units × ms, for cpu and gpu.
+    lost_cpu: i128,
+    lost_gpu: i128,
     events_done: u64,
     work: Work,
+    reservations: BTreeMap<WorkloadId, Time>,
 }
 
 impl<'a> Sim<'a> {
@@ -250,6 +301,7 @@ impl<'a> Sim<'a> {
                 .collect(),
             samples: Vec::new(),
         };
+        let (cpu, gpu) = (resources.id("cpu"), resources.id("nvidia.com/gpu"));
         let mut profile = options.profile.clone();
         if scenario.fair_sharing.is_some() {
             profile.fair_sharing = scenario.fair_sharing.clone();
@@ -271,8 +323,15 @@ impl<'a> Sim<'a> {
             tracks: Vec::new(),
             preemptions_by_cq: vec![0; cqs],
             preemptions: 0,
+            preemptions_by_reason: vec![BTreeMap::new(); cqs],
+            backfilled_by_cq: vec![0; cqs],
+            cpu,
+            gpu,
+            lost_cpu: 0,
+            lost_gpu: 0,
             events_done: 0,
             work: Work::default(),
+            reservations: BTreeMap::new(),
         }
     }
 
@@ -385,8 +444,12 @@ impl<'a> Sim<'a> {
             c.memo_hits += out.counters.memo_hits;
             c.placements += out.counters.placements;
             c.preemption_searches += out.counters.preemption_searches;
+            for &(head, at) in &out.reservations {
+                self.reservations.entry(head).or_insert(at);
+            }
             for d in &out.decisions {
                 self.record_decision(now, d, sink)?;
+                self.before_decision(now, d);
                 self.model.apply(d, now)?;
                 self.after_decision(now, d);
             }
@@ -468,6 +531,30 @@ impl<'a> Sim<'a> {
         Ok(())
     }
 
+    /// Measurement that needs the model as it was before a decision: a victim's admission time.
+    fn before_decision(&mut self, now: Time, d: &Decision) {
+        let Decision::Preempt { victims, .. } = d else {
+            return;
+        };
+        for v in victims {
+            let Some((_, at)) = self.model.workload(v.workload).admission() else {
+                continue;
+            };
+            let ran_ms = i128::from((now - at).as_millis().max(0));
+            let (mut cpu, mut gpu) = (0i128, 0i128);
+            for (r, amount) in total_requests(&self.model, v.workload) {
+                if Some(r) == self.cpu {
+                    cpu += amount;
+                }
+                if Some(r) == self.gpu {
+                    gpu += amount;
+                }
+            }
+            self.lost_cpu += ran_ms * cpu;
+            self.lost_gpu += ran_ms * gpu;
+        }
+    }
+
     /// Bookkeeping after a decision was applied to the model.
     fn after_decision(&mut self, now: Time, d: &Decision) {
         match d {
@@ -483,6 +570,9 @@ impl<'a> Sim<'a> {
                 self.completions
                     .push(Reverse((now + duration, self.seq, w, generation)));
                 self.charge_usage(w, 1);
+                if a.backfilled {
+                    self.backfilled_by_cq[self.model.workload(w).cq.index()] += 1;
+                }
             }
             Decision::Preempt { victims, .. } => {
                 for v in victims {
@@ -490,6 +580,9 @@ impl<'a> Sim<'a> {
                     self.tracks[v.workload.index()].queued_since = now;
                     let cq = self.model.workload(v.workload).cq;
                     self.preemptions_by_cq[cq.index()] += 1;
+                    *self.preemptions_by_reason[cq.index()]
+                        .entry(v.reason)
+                        .or_default() += 1;
                     self.preemptions += 1;
                 }
             }
@@ -499,15 +592,11 @@ impl<'a> Sim<'a> {
 
     /// Adds or removes a workload's total request in the usage integrals.
     fn charge_usage(&mut self, w: WorkloadId, sign: i128) {
-        let shape = self.model.shape_of(w);
         let cq = self.model.workload(w).cq.index();
-        for ps in &shape.pod_sets {
-            for (r, q) in ps.request.iter() {
-                if let Some(col) = self.reported.iter().position(|&x| x == r.index()) {
-                    let amount = sign * q.milli() * i128::from(ps.count);
-                    self.cluster_use.current[col] += amount;
-                    self.queue_use[cq].current[col] += amount;
-                }
+        for (r, amount) in total_requests(&self.model, w) {
+            if let Some(col) = self.reported.iter().position(|&x| x == r.index()) {
+                self.cluster_use.current[col] += sign * amount;
+                self.queue_use[cq].current[col] += sign * amount;
             }
         }
     }
@@ -526,11 +615,17 @@ impl<'a> Sim<'a> {
         let running = (0..self.model.cluster_queues().len())
             .map(|i| self.model.queue(muster_core::CqId(i as u32)).admitted.len() as u32)
             .collect();
+        let queue_share = self
+            .queue_use
+            .iter()
+            .map(|q| dominant(&q.current, &self.capacity, 1))
+            .collect();
         let s = Sample {
             time: now.as_secs_f64(),
             utilization,
             pending,
             running,
+            queue_share,
         };
         match self.timeline.samples.last_mut() {
             Some(last) if last.time == s.time => *last = s,
@@ -592,8 +687,26 @@ impl<'a> Sim<'a> {
             .filter(|&c| self.cluster_use.area[c] > 0)
             .collect();
         let mut shares = Vec::new();
+        let mut weighted = Vec::new();
+        let samples = thin(&self.timeline.samples, MAX_SHARE_POINTS);
         for (i, q) in queues.iter_mut().enumerate() {
             q.preempted = self.preemptions_by_cq[i];
+            q.preemptions_by_reason = self.preemptions_by_reason[i]
+                .iter()
+                .map(|(r, &n)| (r.as_str().to_string(), n))
+                .collect();
+            for (reason, n) in &q.preemptions_by_reason {
+                *summary
+                    .preemptions_by_reason
+                    .entry(reason.clone())
+                    .or_default() += n;
+            }
+            q.backfilled = self.backfilled_by_cq[i];
+            summary.backfilled += q.backfilled;
+            q.usage_share_over_time = samples
+                .iter()
+                .map(|s| (s.time, round6(s.queue_share[i])))
+                .collect();
             q.wait_seconds_mean = Distribution::of_millis(&queue_waits[i]).mean;
             if !used_cols.is_empty() {
                 let s: f64 = used_cols
@@ -605,9 +718,23 @@ impl<'a> Sim<'a> {
             }
             if q.workloads > 0 {
                 shares.push(q.usage_share);
+                let weight = model
+                    .quota()
+                    .node(model.cluster_queue(CqId(i as u32)).quota_node)
+                    .weight
+                    .milli();
+                if weight > 0 {
+                    let share = dominant(&self.queue_use[i].area, &self.capacity, makespan_ms);
+                    weighted.push(share / (weight as f64 / 1000.0));
+                }
             }
         }
         summary.fairness.jain = jain(&shares);
+        summary.fairness.jain_weighted = jain(&weighted);
+        summary.lost_to_preemption = LostWork {
+            core_hours: round6(self.lost_cpu as f64 / MILLI_MS_PER_UNIT_HOUR),
+            gpu_hours: round6(self.lost_gpu as f64 / MILLI_MS_PER_UNIT_HOUR),
+        };
         let queue_waits = cq_names
             .iter()
             .cloned()
@@ -620,6 +747,33 @@ impl<'a> Sim<'a> {
             queue_waits,
             model,
             work: self.work,
+            reservations: self.reservations,
         }
     }
+}
+
+/// A workload's request per resource, summed over the pods of each pod set (milli-units);
+/// a resource appears once per pod set that requests it.
+fn total_requests(model: &Model, w: WorkloadId) -> impl Iterator<Item = (ResourceId, i128)> + '_ {
+    model.shape_of(w).pod_sets.iter().flat_map(|ps| {
+        ps.request
+            .iter()
+            .map(move |(r, q)| (r, q.milli() * i128::from(ps.count)))
+    })
+}
+
+/// The dominant share of `amounts` (per reported resource) against `capacity × span`: the
+/// largest `amount / (capacity × span)` over the resources with capacity; 0 when none has or
+/// `span` is not positive. With `span` 1 it is the share of an instant's allocation; with the
+/// makespan in ms and integrals as amounts, the time-averaged share.
+fn dominant(amounts: &[i128], capacity: &[i128], span: i64) -> f64 {
+    if span <= 0 {
+        return 0.0;
+    }
+    amounts
+        .iter()
+        .zip(capacity)
+        .filter(|&(_, &c)| c > 0)
+        .map(|(&a, &c)| a as f64 / (c as f64 * span as f64))
+        .fold(0.0, f64::max)
 }

@@ -49,6 +49,9 @@ pub struct Sample {
     pub pending: Vec<u32>,
     /// Admitted (running) workloads per ClusterQueue.
     pub running: Vec<u32>,
+    /// Dominant share of the cluster per ClusterQueue: the largest, over the reported
+    /// resources any node has, of the queue's allocated / the cluster's allocatable.
+    pub queue_share: Vec<f64>,
 }
 
 /// The timeline and the names its columns refer to.
@@ -60,6 +63,23 @@ pub struct Timeline {
     pub cluster_queues: Vec<String>,
     /// Samples in time order, one per instant at which something changed.
     pub samples: Vec<Sample>,
+}
+
+/// At most `max` items of `items`, in order: every k-th from the first, with the smallest k
+/// that keeps the count within `max`, plus the last item. All of them when they fit.
+pub fn thin<T: Clone>(items: &[T], max: usize) -> Vec<T> {
+    let n = items.len();
+    if n <= max {
+        return items.to_vec();
+    }
+    if max < 2 {
+        return items.last().into_iter().take(max).cloned().collect();
+    }
+    // Indices 0, k, 2k, … below n - 1, then n - 1: ceil((n - 1) / k) + 1 ≤ max.
+    let k = (n - 1).div_ceil(max - 1);
+    let mut out: Vec<T> = items[..n - 1].iter().step_by(k).cloned().collect();
+    out.push(items[n - 1].clone());
+    out
 }
 
 /// Rounds to 6 decimals, so that fractions print short and the same everywhere.
@@ -136,6 +156,26 @@ mod tests {
         assert_eq!(jain(&[0.5, 0.5]), 1.0);
         assert_eq!(jain(&[1.0, 0.0]), 0.5);
         assert_eq!(jain(&[]), 1.0);
+    }
+
+    #[test]
+    fn thin_keeps_every_kth_and_the_last() {
+        let v: Vec<u32> = (0..10).collect();
+        assert_eq!(thin(&v, 10), v);
+        assert_eq!(thin(&v, 20), v);
+        assert_eq!(thin(&v, 4), vec![0, 3, 6, 9]);
+        assert_eq!(thin(&v, 3), vec![0, 5, 9]);
+        let long: Vec<u32> = (0..1000).collect();
+        let t = thin(&long, 200);
+        assert!(t.len() <= 200, "{}", t.len());
+        assert_eq!((t[0], t[1], *t.last().unwrap()), (0, 6, 999));
+        for n in 0..500 {
+            let v: Vec<usize> = (0..n).collect();
+            let t = thin(&v, 200);
+            assert!(t.len() <= 200);
+            assert_eq!(t.first(), v.first());
+            assert_eq!(t.last(), v.last());
+        }
     }
 
     #[test]

@@ -4,7 +4,10 @@
 //! ClusterQueue over what it may reach or its borrowing limit; no cohort lending more than it
 //! holds, so no lender over its lending limit; every gang whole or absent; usage equal to a
 //! full recount). Then: every workload that is not Inadmissible finishes once arrivals stop;
-//! the same input gives the same bytes; the order of the input does not matter.
+//! the same input gives the same bytes; the order of the input does not matter. Queues may be
+//! StrictFIFO, BestEffortFIFO or Backfill, weighted, with fair sharing on or off. And with
+//! one Backfill queue whose workloads keep their declared limits, no head that took a
+//! reservation is admitted later than that reservation.
 
 use muster_api::{Scenario, ScenarioWorkload};
 use muster_core::node::Labels;
@@ -38,7 +41,8 @@ fn queue_strategy() -> impl Strategy<
     (
         prop_oneof![
             Just(QueueingStrategy::BestEffortFIFO),
-            Just(QueueingStrategy::StrictFIFO)
+            Just(QueueingStrategy::StrictFIFO),
+            Just(QueueingStrategy::Backfill)
         ],
         prop_oneof![
             Just(WithinClusterQueue::Never),
@@ -71,6 +75,7 @@ fn case() -> impl Strategy<Value = Case> {
             0..=8i64, // gpu nominal
             queue_strategy(),
             any::<bool>(), // two flavors or one
+            prop_oneof![Just(None), Just(Some(0i64)), (1..=3i64).prop_map(Some)], // weight
         ),
         1..=4,
     );
@@ -84,10 +89,18 @@ fn case() -> impl Strategy<Value = Case> {
             0..60i64,
             1..50i64,
             prop::option::of(0..2usize),
+            any::<bool>(), // declares its duration as its runtime limit
         ),
         1..=24,
     );
-    (nodes, queues, workloads).prop_map(|(nodes, queues, workloads)| {
+    let fair = prop_oneof![
+        Just(None),
+        Just(Some(FairSharingSpec::default())),
+        Just(Some(FairSharingSpec {
+            preemption_strategies: vec![FairShareStrategy::LessThanInitialShare],
+        })),
+    ];
+    (nodes, queues, workloads, fair).prop_map(|(nodes, queues, workloads, fair)| {
         let mut cluster = ClusterSpec::default();
         for (i, (cpus, gpus, pool, pods)) in nodes.into_iter().enumerate() {
             let mut allocatable = std::collections::BTreeMap::new();
@@ -113,7 +126,14 @@ fn case() -> impl Strategy<Value = Case> {
         let cq_count = queues.len();
         for (
             i,
-            (in_cohort, flavor_quotas, gpu_nominal, (strategy, within, reclaim, threshold), two),
+            (
+                in_cohort,
+                flavor_quotas,
+                gpu_nominal,
+                (strategy, within, reclaim, threshold),
+                two,
+                weight,
+            ),
         ) in queues.into_iter().enumerate()
         {
             let flavors = if two { 2 } else { 1 };
@@ -161,14 +181,15 @@ fn case() -> impl Strategy<Value = Case> {
                     reclaim_within_cohort: reclaim,
                     borrow_within_cohort,
                 },
-                fair_weight: None,
+                fair_weight: weight.map(Quantity::from_units),
             });
         }
         let mut scenario = Scenario {
             cluster,
+            fair_sharing: fair,
             ..Scenario::default()
         };
-        for (i, (q, pods, cpu_half, gpus, priority, submit, duration, selector)) in
+        for (i, (q, pods, cpu_half, gpus, priority, submit, duration, selector, limited)) in
             workloads.into_iter().enumerate()
         {
             let mut request = std::collections::BTreeMap::new();
@@ -189,7 +210,78 @@ fn case() -> impl Strategy<Value = Case> {
                         node_selector: selector.map(labels).unwrap_or_default(),
                         tolerations: vec![],
                     }],
-                    runtime_limit: None,
+                    runtime_limit: limited.then(|| Duration::from_secs(duration)),
+                },
+                kind: "Job",
+                submit_after: Duration::from_secs(submit),
+                duration: Duration::from_secs(duration),
+            });
+        }
+        Case { scenario }
+    })
+}
+
+/// One Backfill ClusterQueue without a cohort or preemption, workloads of one priority
+/// whose runtime limits (when declared) are exactly their durations.
+fn backfill_case() -> impl Strategy<Value = Case> {
+    let nodes = prop::collection::vec(1..=16i64, 1..=4);
+    let workloads = prop::collection::vec(
+        (
+            1..=3u32,
+            1..=16i64,
+            0..80i64,
+            1..60i64,
+            prop::bool::weighted(0.85),
+        ),
+        2..=30,
+    );
+    (nodes, workloads).prop_map(|(nodes, workloads)| {
+        let mut cluster = ClusterSpec::default();
+        for (i, cpus) in nodes.into_iter().enumerate() {
+            cluster.nodes.push(NodeSpec {
+                name: format!("n{i}"),
+                allocatable: [("cpu".to_string(), Quantity::from_units(cpus))].into(),
+                ..NodeSpec::default()
+            });
+        }
+        cluster.flavors.push(FlavorSpec {
+            name: "f".into(),
+            ..FlavorSpec::default()
+        });
+        cluster.cluster_queues.push(ClusterQueueSpec {
+            name: "q".into(),
+            resource_groups: vec![ResourceGroupSpec {
+                covered_resources: vec!["cpu".into()],
+                flavors: vec![FlavorQuotaSpec {
+                    name: "f".into(),
+                    resources: vec![ResourceQuotaSpec {
+                        name: "cpu".into(),
+                        nominal: Quantity::from_units(40),
+                        ..ResourceQuotaSpec::default()
+                    }],
+                }],
+            }],
+            queueing_strategy: QueueingStrategy::Backfill,
+            ..ClusterQueueSpec::default()
+        });
+        let mut scenario = Scenario {
+            cluster,
+            ..Scenario::default()
+        };
+        for (i, (pods, cpu_half, submit, duration, limited)) in workloads.into_iter().enumerate() {
+            scenario.workloads.push(ScenarioWorkload {
+                spec: WorkloadSpec {
+                    namespace: "ns".into(),
+                    name: format!("w{i:02}"),
+                    cluster_queue: "q".into(),
+                    pod_sets: vec![PodSetSpec {
+                        name: "main".into(),
+                        count: pods,
+                        request: [("cpu".to_string(), cpu(cpu_half * 500))].into(),
+                        ..PodSetSpec::default()
+                    }],
+                    runtime_limit: limited.then(|| Duration::from_secs(duration)),
+                    ..WorkloadSpec::default()
                 },
                 kind: "Job",
                 submit_after: Duration::from_secs(submit),
@@ -222,6 +314,27 @@ proptest! {
         // Each admission is followed by exactly one finish or preemption.
         let admitted = events.matches("\"Admitted\"").count() as u64;
         prop_assert_eq!(admitted, summary.finished + summary.preemptions);
+    }
+
+    #[test]
+    fn backfill_never_delays_a_reserved_head_beyond_its_reservation(case in backfill_case()) {
+        let options = Options { check_invariants: true, ..Options::default() };
+        let mut sink = muster_sim::events::Collect::default();
+        let outcome = muster_sim::simulate(&case.scenario, &options, &mut sink, &mut |_| {})
+            .unwrap_or_else(|e| panic!("{e}"));
+        for (&head, &at) in &outcome.reservations {
+            let key = outcome.model.workload(head).key.to_string();
+            let admitted = sink.0.iter().find(|e| {
+                e.event == muster_sim::events::EventKind::Admitted && e.workload == key
+            });
+            let admitted = admitted.map(|e| e.time).unwrap_or(f64::INFINITY);
+            prop_assert!(
+                admitted <= at.as_secs_f64(),
+                "{key} reserved from {}s but admitted at {admitted}s\n{}",
+                at.as_secs_f64(),
+                sink.0.iter().map(|e| format!("{} {:?} {} {:?}", e.time, e.event, e.workload, e.pods.as_ref().map(|p| p.iter().map(|p| p.node.clone()).collect::<Vec<_>>()))).collect::<Vec<_>>().join("\n")
+            );
+        }
     }
 
     #[test]

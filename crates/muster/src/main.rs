@@ -84,7 +84,7 @@ enum Command {
     /// Watches Nodes, PriorityClasses, Muster's objects and Jobs labelled
     /// muster.dev/queue-name; admits, preempts and requeues them with the same scheduling
     /// core the simulator runs; serves the Job webhook, /metrics, /healthz and /readyz.
-    Controller(ControllerArgs),
+    Controller(Box<ControllerArgs>),
 }
 
 #[derive(clap::Args, Debug)]
@@ -136,9 +136,38 @@ struct ControllerArgs {
     /// Milliseconds of quiet after a change before a cycle runs.
     #[arg(long, default_value_t = 100)]
     debounce_ms: u64,
+    /// YAML file with a muster.dev/v1alpha1 Configuration (fair sharing), the same object
+    /// `muster simulate` reads among its inputs.
+    #[arg(long, value_name = "FILE")]
+    config: Option<PathBuf>,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+}
+
+/// Reads the controller's `--config` file: one `Configuration` and nothing else.
+fn controller_profile(path: &std::path::Path) -> anyhow::Result<muster_core::Profile> {
+    let text =
+        std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
+    let scenario = muster_api::scenario_from_str(&path.display().to_string(), &text)
+        .map_err(|e| anyhow::anyhow!("{e}"))?;
+    let others: Vec<&str> = scenario
+        .counts
+        .keys()
+        .copied()
+        .filter(|k| *k != "Configuration")
+        .collect();
+    if !others.is_empty() {
+        anyhow::bail!(
+            "{}: a controller config holds only a Configuration, found {}",
+            path.display(),
+            others.join(", ")
+        );
+    }
+    Ok(muster_core::Profile {
+        fair_sharing: scenario.fair_sharing,
+        ..muster_core::Profile::default()
+    })
 }
 
 fn parse_until(s: &str) -> Result<muster_core::Duration, String> {
@@ -242,7 +271,8 @@ fn main() -> ExitCode {
     }
 }
 
-fn controller(args: ControllerArgs) -> anyhow::Result<()> {
+fn controller(args: Box<ControllerArgs>) -> anyhow::Result<()> {
+    let args = *args;
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
@@ -278,6 +308,10 @@ fn controller(args: ControllerArgs) -> anyhow::Result<()> {
     if lease.renew_deadline >= lease.lease_duration {
         anyhow::bail!("--renew-deadline must be less than --lease-duration");
     }
+    let profile = match &args.config {
+        Some(path) => controller_profile(path)?,
+        None => muster_core::Profile::default(),
+    };
     let config = muster_kube::controller::Config {
         namespace: args.namespace,
         identity,
@@ -295,6 +329,7 @@ fn controller(args: ControllerArgs) -> anyhow::Result<()> {
         webhook_config: args.webhook_config,
         debounce: std::time::Duration::from_millis(args.debounce_ms),
         resync: std::time::Duration::from_secs(30),
+        profile,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

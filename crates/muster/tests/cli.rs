@@ -343,3 +343,39 @@ fn the_controller_without_a_cluster_fails_with_a_clear_error() {
         stderr(&o)
     );
 }
+
+#[test]
+fn the_controller_config_must_hold_only_a_configuration() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("config.yaml");
+    std::fs::write(
+        &path,
+        "apiVersion: muster.dev/v1alpha1\nkind: Configuration\nmetadata: {name: c}\n\
+         spec: {fairSharing: {enable: true}}\n---\n\
+         apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {allocatable: {cpu: \"1\"}}\n",
+    )
+    .unwrap();
+    let o = muster(
+        &["controller", "--config", path.to_str().unwrap(), "--no-webhook"],
+        dir.path(),
+    );
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("a controller config holds only a Configuration, found Node"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(
+        &path,
+        "apiVersion: muster.dev/v1alpha1\nkind: Configuration\nmetadata: {name: c}\n\
+         spec: {fairSharing: {enable: true, preemptionStrategies: [Sometimes]}}\n",
+    )
+    .unwrap();
+    let o = muster(&["controller", "--config", path.to_str().unwrap()], dir.path());
+    assert!(!o.status.success());
+    assert!(
+        stderr(&o).contains("spec.fairSharing.preemptionStrategies[0]: unknown value"),
+        "{}",
+        stderr(&o)
+    );
+}

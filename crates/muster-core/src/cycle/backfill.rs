@@ -38,8 +38,6 @@ pub const MAX_FAILED_ATTEMPTS_PER_BACKFILL_QUEUE: usize = 32;
 pub(super) struct Reservation {
     /// The head.
     pub head: WorkloadId,
-    /// Its ClusterQueue.
-    pub cq: CqId,
     /// When its reserved capacity is free, by the running workloads' limits.
     pub at: Time,
     /// The usage at `at`, the head included.
@@ -161,7 +159,6 @@ impl Cycle<'_> {
         let cells = pod_cells(self, &admission);
         Some(Reservation {
             head: id,
-            cq: model.workload(id).cq,
             at: ending[groups[lo]].0,
             view,
             cells,
