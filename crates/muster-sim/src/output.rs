@@ -94,10 +94,28 @@ pub fn summary_table(outcome: &Outcome) -> String {
         .collect();
     let _ = writeln!(
         out,
-        "utilization {}  fairness (Jain) {:.3}",
+        "utilization {}  fairness (Jain) {:.3}, weighted {:.3}",
         util.join(", "),
-        s.fairness.jain
+        s.fairness.jain,
+        s.fairness.jain_weighted
     );
+    if s.preemptions > 0 {
+        let reasons: Vec<String> = s
+            .preemptions_by_reason
+            .iter()
+            .map(|(r, n)| format!("{r} {n}"))
+            .collect();
+        let _ = writeln!(
+            out,
+            "preempted: {}  lost {:.1} core-hours, {:.1} GPU-hours",
+            reasons.join(", "),
+            s.lost_to_preemption.core_hours,
+            s.lost_to_preemption.gpu_hours
+        );
+    }
+    if s.backfilled > 0 {
+        let _ = writeln!(out, "backfilled {} admissions", s.backfilled);
+    }
     let width = s
         .cluster_queues
         .keys()

@@ -356,7 +356,12 @@ fn the_controller_config_must_hold_only_a_configuration() {
     )
     .unwrap();
     let o = muster(
-        &["controller", "--config", path.to_str().unwrap(), "--no-webhook"],
+        &[
+            "controller",
+            "--config",
+            path.to_str().unwrap(),
+            "--no-webhook",
+        ],
         dir.path(),
     );
     assert!(!o.status.success());
@@ -371,11 +376,34 @@ fn the_controller_config_must_hold_only_a_configuration() {
          spec: {fairSharing: {enable: true, preemptionStrategies: [Sometimes]}}\n",
     )
     .unwrap();
-    let o = muster(&["controller", "--config", path.to_str().unwrap()], dir.path());
+    let o = muster(
+        &["controller", "--config", path.to_str().unwrap()],
+        dir.path(),
+    );
     assert!(!o.status.success());
     assert!(
         stderr(&o).contains("spec.fairSharing.preemptionStrategies[0]: unknown value"),
         "{}",
         stderr(&o)
+    );
+}
+
+#[test]
+fn the_deployed_controller_config_is_a_valid_configuration() {
+    let manifest = std::fs::read_to_string(repo().join("deploy/controller.yaml")).unwrap();
+    let start = manifest
+        .find("  config.yaml: |\n")
+        .expect("deploy/controller.yaml has the muster-config ConfigMap");
+    let body: String = manifest[start..]
+        .lines()
+        .skip(1)
+        .take_while(|l| l.starts_with("    "))
+        .map(|l| format!("{}\n", &l[4..]))
+        .collect();
+    let scenario = muster_api::scenario_from_str("config.yaml", &body).expect("valid");
+    assert_eq!(scenario.counts.get("Configuration"), Some(&1));
+    assert_eq!(
+        scenario.fair_sharing, None,
+        "fair sharing is off by default"
     );
 }
