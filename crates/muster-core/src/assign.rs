@@ -9,8 +9,8 @@
 //! `whenCanBorrow: TryNextFlavor`). Screening for admissibility uses a third mode, the
 //! reachable quota on empty nodes.
 
-use crate::decision::{NodeFitFailure, OptionFailure, PendingReason};
-use crate::ids::{FrId, NodeId, NodeSetId, QuotaNodeId};
+use crate::decision::{Admission, NodeFitFailure, OptionFailure, PendingReason};
+use crate::ids::{FrId, NodeId, NodeSetId, QuotaNodeId, WorkloadId};
 use crate::model::Model;
 use crate::place::{NodeTables, Scoring};
 use crate::quantity::Quantity;
@@ -108,6 +108,19 @@ pub(crate) struct Found {
     pub options: Vec<u16>,
     pub placements: Vec<NodeId>,
     pub borrowing: bool,
+}
+
+impl Found {
+    /// The admission of `workload` with this assignment.
+    pub fn into_admission(self, workload: WorkloadId, backfilled: bool) -> Admission {
+        Admission {
+            workload,
+            options: self.options,
+            placements: self.placements,
+            borrowing: self.borrowing,
+            backfilled,
+        }
+    }
 }
 
 /// Why one option or leaf failed.

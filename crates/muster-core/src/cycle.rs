@@ -641,13 +641,7 @@ impl<'m> Cycle<'m> {
     /// Admits a workload with an assignment found on the current usage; its pods are
     /// already on their nodes when `placed`.
     fn commit(&mut self, id: WorkloadId, found: Found, placed: bool) {
-        let admission = Admission {
-            workload: id,
-            options: found.options,
-            placements: found.placements,
-            borrowing: found.borrowing,
-            backfilled: !self.reservations.is_empty(),
-        };
+        let admission = found.into_admission(id, !self.reservations.is_empty());
         if admission.backfilled {
             self.charge_reservations(&admission);
         }
@@ -733,13 +727,7 @@ impl<'m> Cycle<'m> {
             return false;
         };
         // The search left the pods placed; charging the quota too holds the room.
-        let admission = Admission {
-            workload: id,
-            options: found.options,
-            placements: found.placements,
-            borrowing: found.borrowing,
-            backfilled: false,
-        };
+        let admission = found.into_admission(id, false);
         self.model.charge_quota_into(&mut self.s, &admission, 1);
         let claimed = self.give_back(freed);
         self.hold_room(id, &claimed, Vec::new());

@@ -517,22 +517,27 @@ impl Trial<'_, '_> {
             .take(first + 1)
             .map(|(v, _, _)| v)
             .collect();
-        // Give back, in reverse order, every victim the preemptor does not need. The last
-        // one removed is needed by construction.
-        let mut i = targets.len().saturating_sub(1);
+        self.give_back(cycle, &mut targets, allow_borrowing);
+        // Hold the room: place and charge the preemptor.
+        self.hold(cycle, mark).then_some(targets)
+    }
+
+    /// Gives back, newest first, every victim the preemptor fits without. The last one
+    /// removed is needed by construction.
+    fn give_back(&self, cycle: &mut Cycle<'_>, victims: &mut Vec<Victim>, allow_borrowing: bool) {
+        let mut i = victims.len().saturating_sub(1);
         while i > 0 {
             i -= 1;
-            let c = targets[i].workload;
+            let c = victims[i].workload;
             self.restore(cycle, c);
             if self.fits(cycle, allow_borrowing) {
-                targets.remove(i);
+                victims.remove(i);
             } else {
                 self.remove(cycle, c);
             }
         }
-        // Hold the room: place and charge the preemptor.
-        self.hold(cycle, mark).then_some(targets)
     }
+
     /// Fair-sharing preemption (Kueue's), when fair sharing is on and candidates include
     /// other ClusterQueues. Target queues are visited highest share first (the share at the
     /// level where the target's and the preemptor's branches meet; the preemptor's own queue
@@ -670,18 +675,7 @@ impl Trial<'_, '_> {
             cycle.s.rollback(mark);
             return None;
         }
-        // Give back, newest first, every victim the preemptor does not need.
-        let mut i = victims.len().saturating_sub(1);
-        while i > 0 {
-            i -= 1;
-            let c = victims[i].workload;
-            self.restore(cycle, c);
-            if self.fits(cycle, true) {
-                victims.remove(i);
-            } else {
-                self.remove(cycle, c);
-            }
-        }
+        self.give_back(cycle, &mut victims, true);
         self.hold(cycle, mark).then_some(victims)
     }
 

@@ -146,13 +146,7 @@ impl Cycle<'_> {
             }
         }
         let found = try_after(self, &mut view, lo)?;
-        let admission = Admission {
-            workload: id,
-            options: found.options,
-            placements: found.placements,
-            borrowing: found.borrowing,
-            backfilled: false,
-        };
+        let admission = found.into_admission(id, false);
         // The search left the pods placed in the view; charge the quota too.
         model.charge_quota_into(&mut view, &admission, 1);
         let quota = search.totals(&admission.options);
@@ -239,13 +233,7 @@ impl Cycle<'_> {
             let v = self.s.node(cell) - q;
             self.s.set_node(cell, v);
         }
-        let admission = Admission {
-            workload: id,
-            options: found.options.clone(),
-            placements: found.placements.clone(),
-            borrowing: found.borrowing,
-            backfilled: true,
-        };
+        let admission = found.clone().into_admission(id, true);
         for &i in &bound {
             if !self.head_quota_still_fits(i, &admission) {
                 self.s.rollback(mark);
