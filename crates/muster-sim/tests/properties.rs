@@ -5,7 +5,9 @@
 //! holds, so no lender over its lending limit; every gang whole or absent; usage equal to a
 //! full recount). Then: every workload that is not Inadmissible finishes once arrivals stop;
 //! the same input gives the same bytes; the order of the input does not matter. Queues may be
-//! StrictFIFO, BestEffortFIFO or Backfill, weighted, with fair sharing on or off. And with
+//! StrictFIFO, BestEffortFIFO or Backfill, weighted, in a three-level cohort tree (a root
+//! cohort, a child cohort with quota and a borrowing limit, and one without), with fair
+//! sharing on or off. And with
 //! one Backfill queue whose workloads keep their declared limits, no head that took a
 //! reservation is admitted later than that reservation.
 
@@ -63,7 +65,7 @@ fn case() -> impl Strategy<Value = Case> {
     let nodes = prop::collection::vec((1..=16i64, 0..=4i64, 0..2usize, 1..=8i64), 1..=6);
     let queues = prop::collection::vec(
         (
-            any::<bool>(), // in the cohort
+            0..4usize, // no cohort, the root cohort c, or its children c1, c2
             prop::collection::vec(
                 (
                     0..=12i64,
@@ -127,7 +129,7 @@ fn case() -> impl Strategy<Value = Case> {
         for (
             i,
             (
-                in_cohort,
+                cohort,
                 flavor_quotas,
                 gpu_nominal,
                 (strategy, within, reclaim, threshold),
@@ -136,6 +138,7 @@ fn case() -> impl Strategy<Value = Case> {
             ),
         ) in queues.into_iter().enumerate()
         {
+            let in_cohort = cohort > 0;
             let flavors = if two { 2 } else { 1 };
             let flavor_quota = |f: usize| {
                 let (nominal, bl, ll) = flavor_quotas[f];
@@ -170,7 +173,7 @@ fn case() -> impl Strategy<Value = Case> {
             };
             cluster.cluster_queues.push(ClusterQueueSpec {
                 name: format!("q{i}"),
-                cohort: in_cohort.then(|| "c".to_string()),
+                cohort: [None, Some("c"), Some("c1"), Some("c2")][cohort].map(String::from),
                 resource_groups: vec![ResourceGroupSpec {
                     covered_resources: vec!["cpu".into(), "nvidia.com/gpu".into()],
                     flavors: (0..flavors).map(flavor_quota).collect(),
@@ -184,6 +187,31 @@ fn case() -> impl Strategy<Value = Case> {
                 fair_weight: weight.map(Quantity::from_units),
             });
         }
+        // A tree: c1 (with quota of its own, borrowing at most 4 cpu from c) and c2 (none)
+        // under the root c.
+        let cohort_quota = |cpu: i64, bl: Option<i64>| ResourceGroupSpec {
+            covered_resources: vec!["cpu".into()],
+            flavors: vec![FlavorQuotaSpec {
+                name: "f0".into(),
+                resources: vec![ResourceQuotaSpec {
+                    name: "cpu".into(),
+                    nominal: Quantity::from_units(cpu),
+                    borrowing_limit: bl.map(Quantity::from_units),
+                    lending_limit: None,
+                }],
+            }],
+        };
+        cluster.cohorts.push(CohortSpec {
+            name: "c1".into(),
+            parent: Some("c".into()),
+            resource_groups: vec![cohort_quota(4, Some(4))],
+            fair_weight: Some(Quantity::from_units(2)),
+        });
+        cluster.cohorts.push(CohortSpec {
+            name: "c2".into(),
+            parent: Some("c".into()),
+            ..CohortSpec::default()
+        });
         let mut scenario = Scenario {
             cluster,
             fair_sharing: fair,

@@ -12,6 +12,36 @@ use clap::{Parser, Subcommand};
 use muster_api::{InputErrors, Scenario};
 use muster_sim::engine::Options;
 
+/// `print!` that ends the process quietly when stdout is closed (`muster simulate | head`)
+/// instead of panicking; other write errors are reported on stderr.
+macro_rules! out {
+    ($($arg:tt)*) => {
+        write_stdout(&format!($($arg)*))
+    };
+}
+
+/// `println!` with the same handling as [`out!`].
+macro_rules! outln {
+    ($($arg:tt)*) => {
+        write_stdout(&format!("{}\n", format!($($arg)*)))
+    };
+}
+
+fn write_stdout(text: &str) {
+    use std::io::Write;
+    let mut stdout = std::io::stdout().lock();
+    if let Err(e) = stdout
+        .write_all(text.as_bytes())
+        .and_then(|()| stdout.flush())
+    {
+        if e.kind() == std::io::ErrorKind::BrokenPipe {
+            std::process::exit(0);
+        }
+        eprintln!("error: cannot write to stdout: {e}");
+        std::process::exit(1);
+    }
+}
+
 /// Muster: batch and HPC scheduling for Kubernetes, and a simulator that runs the same
 /// scheduling code.
 #[derive(Parser, Debug)]
@@ -211,7 +241,7 @@ fn main() -> ExitCode {
             Err(code) => code,
             Ok(s) => {
                 let kinds: Vec<String> = s.counts.iter().map(|(k, n)| format!("{n} {k}")).collect();
-                println!(
+                outln!(
                     "ok: {} objects ({}), {} workloads to simulate",
                     s.counts.values().sum::<usize>(),
                     kinds.join(", "),
@@ -234,7 +264,7 @@ fn main() -> ExitCode {
         },
         Command::Crds => match muster_kube::crd::to_yaml() {
             Ok(yaml) => {
-                print!("{yaml}");
+                out!("{yaml}");
                 ExitCode::SUCCESS
             }
             Err(e) => {
@@ -419,8 +449,8 @@ fn simulate(
         bar.finish_and_clear();
     }
     if !quiet {
-        print!("{}", muster_sim::output::summary_table(&outcome));
-        println!(
+        out!("{}", muster_sim::output::summary_table(&outcome));
+        outln!(
             "\nwrote {}/events.jsonl, summary.json, report.html ({:.2}s)",
             out.display(),
             outcome.summary.wall_seconds
@@ -472,11 +502,11 @@ fn bench(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> anyhow::Resu
                 .sum::<u64>()
         })
         .sum();
-    println!(
+    outln!(
         "scenario   {nodes} nodes, {jobs} jobs ({pods} pods), seed {seed}, preemption {}",
         if preemption { "on" } else { "off" }
     );
-    println!(
+    outln!(
         "result     {} admitted, {} finished, {} preemptions, makespan {}",
         s.admitted,
         s.finished,
@@ -484,7 +514,7 @@ fn bench(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> anyhow::Resu
         muster_sim::report::human_time(s.makespan_seconds)
     );
     let w = &outcome.work;
-    println!(
+    outln!(
         "core work  {} cycles, {} attempts ({} answered by the memo), {} gang placements, {} preemption searches",
         w.cycles,
         w.counters.attempts,
@@ -492,18 +522,18 @@ fn bench(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> anyhow::Resu
         w.counters.placements,
         w.counters.preemption_searches
     );
-    println!("wall       {wall:.3} s");
-    println!(
+    outln!("wall       {wall:.3} s");
+    outln!(
         "throughput {:.0} pods/s (pods of admitted workloads / wall time)",
         placed as f64 / wall
     );
     match (rss_before, peak_rss_kib()) {
-        (Some(before), Some(after)) => println!(
+        (Some(before), Some(after)) => outln!(
             "memory     peak RSS {:.1} MiB (before the run {:.1} MiB)",
             after as f64 / 1024.0,
             before as f64 / 1024.0
         ),
-        _ => println!("memory     peak RSS not available on this platform"),
+        _ => outln!("memory     peak RSS not available on this platform"),
     }
     Ok(())
 }

@@ -407,3 +407,34 @@ fn the_deployed_controller_config_is_a_valid_configuration() {
         "fair sharing is off by default"
     );
 }
+
+#[test]
+fn a_closed_stdout_ends_quietly_without_a_panic() {
+    use std::io::Read;
+    // A summary table longer than a pipe's buffer (64 KiB): 1,500 ClusterQueues.
+    let dir = tempfile::tempdir().unwrap();
+    let mut text = String::from(
+        "apiVersion: v1\nkind: Node\nmetadata: {name: n1}\nstatus: {allocatable: {cpu: \"1\"}}\n\
+         ---\napiVersion: muster.dev/v1alpha1\nkind: ResourceFlavor\nmetadata: {name: f}\n",
+    );
+    for i in 0..1500 {
+        text.push_str(&format!(
+            "---\napiVersion: muster.dev/v1alpha1\nkind: ClusterQueue\n\
+             metadata: {{name: a-rather-long-cluster-queue-name-{i:04}}}\nspec:\n  resourceGroups:\n  \
+             - coveredResources: [cpu]\n    flavors: [{{name: f, resources: [{{name: cpu, nominalQuota: 1}}]}}]\n"
+        ));
+    }
+    std::fs::write(dir.path().join("big.yaml"), text).unwrap();
+    let mut child = Command::new(env!("CARGO_BIN_EXE_muster"))
+        .args(["simulate", "big.yaml", "--out", "out"])
+        .current_dir(dir.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut first = [0u8; 1];
+    child.stdout.take().unwrap().read_exact(&mut first).unwrap(); // then closed
+    let out = child.wait_with_output().unwrap();
+    assert!(out.status.success(), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
+}
