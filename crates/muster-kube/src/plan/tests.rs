@@ -271,3 +271,66 @@ fn an_invalid_cluster_queue_is_reported_and_its_workloads_wait() {
     );
     assert!(p.jobs.is_empty());
 }
+
+/// A queued Job of `cpu` with an optional `activeDeadlineSeconds`, and its Workload.
+fn limited(name: &str, cpu: &str, deadline: Option<i64>, status: Value) -> (Value, Value) {
+    let mut j = job(name, true, json!({}));
+    j["spec"]["template"]["spec"]["containers"][0]["resources"]["requests"]["cpu"] = json!(cpu);
+    if let Some(d) = deadline {
+        j["spec"]["activeDeadlineSeconds"] = json!(d);
+    }
+    let typed: k8s_openapi::api::batch::v1::Job = serde_json::from_value(j.clone()).unwrap();
+    let mut w = serde_json::to_value(crate::job::workload_for_job(&typed).unwrap()).unwrap();
+    w["metadata"]["creationTimestamp"] = json!("2027-01-15T08:00:00Z");
+    w["metadata"]["resourceVersion"] = json!("3");
+    w["status"] = status;
+    (j, w)
+}
+
+#[test]
+fn backfill_plans_with_active_deadlines_from_the_recorded_admission() {
+    let mut o = cluster("4");
+    let mut q: Value = serde_json::to_value(&*o.cluster_queues[0]).unwrap();
+    q["spec"]["queueingStrategy"] = json!("Backfill");
+    o.cluster_queues = vec![arc(q)];
+    // Admitted a minute ago with a 10-minute deadline: it ends by now + 540 s.
+    let mut running = admitted("2027-01-15T07:59:00Z");
+    running["admission"]["podSetAssignments"][0]["resourceUsage"]["cpu"] = json!("2");
+    let objects = [
+        limited("r", "2", Some(600), running),
+        limited("h", "4", None, json!({})), // the head: needs the whole node
+        limited("l", "2", None, json!({})), // fits now, but never ends
+        limited("s", "2", Some(300), json!({})), // fits now and ends before the head's turn
+    ];
+    for (j, w) in objects {
+        o.jobs.push(arc(j));
+        o.workloads.push(arc(w));
+    }
+    let p = run(&mut o);
+    let started: Vec<String> = p
+        .jobs
+        .iter()
+        .filter(|j| j.action == "start")
+        .map(|j| j.job.metadata.name.clone().unwrap())
+        .collect();
+    // r's recorded admission is completed (its Job was still suspended); of the new ones
+    // only s starts.
+    assert_eq!(started, ["r", "s"]);
+    let status_of = |name: &str| {
+        p.workloads
+            .iter()
+            .find(|w| w.workload.metadata.name.as_deref() == Some(format!("job-{name}").as_str()))
+            .unwrap_or_else(|| panic!("a status for job-{name}"))
+    };
+    let waiting = status_of("l")
+        .status
+        .conditions
+        .iter()
+        .find(|c| c.type_ == "QuotaReserved")
+        .expect("QuotaReserved condition");
+    assert!(
+        waiting.message.starts_with("would delay ns/job-h"),
+        "{}",
+        waiting.message
+    );
+}
