@@ -96,13 +96,18 @@ pub fn workload_for_job(job: &Job) -> Option<Workload> {
 
 /// The uid of the Job a Workload mirrors, if it mirrors one.
 pub fn owner_job_uid(workload: &Workload) -> Option<&str> {
+    owner_job(workload).map(|(uid, _)| uid)
+}
+
+/// The uid and name of the Job a Workload mirrors (in the Workload's namespace), if any.
+pub fn owner_job(workload: &Workload) -> Option<(&str, &str)> {
     workload
         .metadata
         .owner_references
         .as_ref()?
         .iter()
         .find(|o| o.kind == "Job" && o.api_version == "batch/v1")
-        .map(|o| o.uid.as_str())
+        .map(|o| (o.uid.as_str(), o.name.as_str()))
 }
 
 /// How a Job ended: `Some((succeeded, message))` once it has a `Complete` or `Failed`

@@ -78,6 +78,30 @@ impl Objects {
             .iter()
             .find(|j| j.metadata.uid.as_deref() == Some(uid))
     }
+
+    /// The Job a Workload mirrors, if it mirrors one and that Job exists: found by name in
+    /// the sorted Jobs (a binary search; every cycle looks up every Workload's Job), its uid
+    /// checked; by uid alone when the Jobs are not sorted.
+    pub fn job_of(&self, w: &Workload) -> Option<&Arc<Job>> {
+        let (uid, name) = job::owner_job(w)?;
+        let namespace = w.metadata.namespace.as_deref().unwrap_or_default();
+        let found = self
+            .jobs
+            .binary_search_by(|j| {
+                let m = &j.metadata;
+                (
+                    m.namespace.as_deref().unwrap_or_default(),
+                    m.name.as_deref().unwrap_or_default(),
+                )
+                    .cmp(&(namespace, name))
+            })
+            .ok()
+            .map(|i| &self.jobs[i]);
+        match found {
+            Some(j) if j.metadata.uid.as_deref() == Some(uid) => Some(j),
+            _ => self.job_by_uid(uid),
+        }
+    }
 }
 
 /// A Workload's place in its life, as its status records it.
@@ -146,8 +170,8 @@ pub fn is_live(objects: &Objects, w: &Workload) -> bool {
     }
     match job::owner_job_uid(w) {
         None => true,
-        Some(uid) => objects
-            .job_by_uid(uid)
+        Some(_) => objects
+            .job_of(w)
             .is_some_and(|j| job::finished(j).is_none()),
     }
 }
@@ -211,7 +235,7 @@ impl Snapshot {
                 .unwrap_or_default();
             let id = model.submit(spec.clone(), created)?;
             objects_of.insert(id, w.clone());
-            let job = job::owner_job_uid(w).and_then(|uid| objects.job_by_uid(uid));
+            let job = objects.job_of(w);
             if let Some(j) = job {
                 job_of.insert(id, j.clone());
             }
