@@ -334,3 +334,26 @@ fn backfill_plans_with_active_deadlines_from_the_recorded_admission() {
         waiting.message
     );
 }
+
+#[test]
+fn a_workloads_job_is_found_by_name_and_uid_sorted_or_not() {
+    let (j, w) = limited("a", "1", None, json!({}));
+    let w: Workload = serde_json::from_value(w).unwrap();
+    let mut o = cluster("4");
+    let mut other = job("b", true, json!({}));
+    other["metadata"]["uid"] = json!("uid-b");
+    o.jobs = vec![arc(other), arc(j.clone())]; // not sorted: found by uid
+    assert_eq!(
+        o.job_of(&w)
+            .and_then(|j| j.metadata.name.clone())
+            .as_deref(),
+        Some("a")
+    );
+    o.sort();
+    assert!(o.job_of(&w).is_some());
+    // A Job recreated under the same name is another Job: the Workload's is gone.
+    let mut recreated = j;
+    recreated["metadata"]["uid"] = json!("uid-new");
+    o.jobs = vec![arc(recreated)];
+    assert!(o.job_of(&w).is_none());
+}
