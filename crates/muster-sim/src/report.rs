@@ -267,6 +267,23 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
         human_time(s.wait_seconds.p95),
         s.fairness.jain
     );
+    if s.preemptions > 0 || s.backfilled > 0 {
+        html.push_str(r#"<div class="kpi" style="margin-top:1rem">"#);
+        for (reason, n) in &s.preemptions_by_reason {
+            let _ = write!(html, "<div><b>{n}</b>preempted: {}</div>", escape(reason));
+        }
+        if s.preemptions > 0 {
+            let _ = write!(
+                html,
+                "<div><b>{:.1}</b>core-hours lost</div><div><b>{:.1}</b>GPU-hours lost</div>",
+                s.lost_to_preemption.core_hours, s.lost_to_preemption.gpu_hours
+            );
+        }
+        if s.backfilled > 0 {
+            let _ = write!(html, "<div><b>{}</b>backfilled</div>", s.backfilled);
+        }
+        html.push_str("</div>");
+    }
 
     html.push_str(
         "<h2>Utilization</h2><table><tr><th>resource</th><th>time-weighted utilization</th></tr>",

@@ -140,6 +140,10 @@ fn the_quickstart_runs_and_writes_the_three_files() {
     assert!(events.contains("InCohortReclamation") && events.contains("InClusterQueue"));
     let html = std::fs::read_to_string(dir.path().join("report.html")).unwrap();
     assert!(html.contains("<svg") && html.contains("team-a") && html.contains("Wait times"));
+    assert!(
+        html.contains("preempted: InCohortReclamation") && html.contains("core-hours lost"),
+        "the report names the preemption reasons and the work lost"
+    );
     // No temporary files are left behind.
     let leftovers: Vec<_> = std::fs::read_dir(dir.path())
         .unwrap()
