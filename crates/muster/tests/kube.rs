@@ -752,3 +752,116 @@ fn two_replicas_only_the_leader_writes_and_a_killed_leader_is_replaced_within_th
         assert!(follower.metrics().unwrap().contains("muster_leader 1"));
     });
 }
+
+const FAIR_QUEUES: &str = r#"
+apiVersion: muster.dev/v1alpha1
+kind: ResourceFlavor
+metadata: {name: default}
+spec: {nodeLabels: {pool: kwok}}
+---
+apiVersion: muster.dev/v1alpha1
+kind: Cohort
+metadata: {name: pool}
+spec:
+  resourceGroups:
+  - coveredResources: [cpu]
+    flavors: [{name: default, resources: [{name: cpu, nominalQuota: "4"}]}]
+---
+apiVersion: muster.dev/v1alpha1
+kind: ClusterQueue
+metadata: {name: fair-a}
+spec:
+  cohort: pool
+  resourceGroups:
+  - coveredResources: [cpu]
+    flavors: [{name: default, resources: [{name: cpu, nominalQuota: "0"}]}]
+---
+apiVersion: muster.dev/v1alpha1
+kind: ClusterQueue
+metadata: {name: fair-b}
+spec:
+  cohort: pool
+  preemption: {reclaimWithinCohort: Any}
+  resourceGroups:
+  - coveredResources: [cpu]
+    flavors: [{name: default, resources: [{name: cpu, nominalQuota: "0"}]}]
+---
+apiVersion: muster.dev/v1alpha1
+kind: LocalQueue
+metadata: {name: team, namespace: fair-a}
+spec: {clusterQueue: fair-a}
+---
+apiVersion: muster.dev/v1alpha1
+kind: LocalQueue
+metadata: {name: team, namespace: fair-b}
+spec: {clusterQueue: fair-b}
+"#;
+
+/// Both queues borrow everything from the cohort, so only fair sharing lets b, below its
+/// share, take a workload from a, above it (classical preemption would not: b would borrow;
+/// without `--config` this test times out).
+#[test]
+fn with_fair_sharing_in_the_config_a_queue_below_its_share_preempts_one_above() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let (na, nb) = ("fair-a", "fair-b");
+        env.reset(&[na, nb]).await;
+        env.node("fair-n1", "4", &[("pool", "kwok")]).await;
+        env.apply_yaml(FAIR_QUEUES).await;
+        let dir = tempfile::tempdir().unwrap();
+        let config = dir.path().join("config.yaml");
+        std::fs::write(
+            &config,
+            "apiVersion: muster.dev/v1alpha1\nkind: Configuration\nmetadata: {name: c}\n\
+             spec: {fairSharing: {enable: true}}\n",
+        )
+        .unwrap();
+        let controller = Controller::start(
+            &env,
+            "fair",
+            &["--no-leader-election", "--config", config.to_str().unwrap()],
+        );
+        env.register_webhook(controller.webhook_port, "Fail").await;
+        controller.wait_ready().await;
+        env.wait_for_webhook(na).await;
+        for i in 0..4 {
+            env.create_job(&job(na, &format!("a{i}"), "team", "1", 1, "600s", None))
+                .await;
+        }
+        wait_for(
+            "a's four Jobs admitted",
+            Duration::from_secs(60),
+            || async {
+                let w = env.workloads(na).await;
+                (w.len() == 4 && w.values().all(|w| condition(w, "Admitted"))).then_some(())
+            },
+        )
+        .await;
+        env.create_job(&job(nb, "b0", "team", "1", 1, "600s", None))
+            .await;
+        let preempted = |w: &Workload| {
+            w.status.as_ref().is_some_and(|s| {
+                s.conditions.iter().any(|c| {
+                    c.type_ == "Preempted"
+                        && c.status == "True"
+                        && c.reason == "InCohortFairSharing"
+                })
+            })
+        };
+        wait_for(
+            "b0 admitted after one of a's Jobs is preempted for fair sharing",
+            Duration::from_secs(60),
+            || async {
+                let a = env.workloads(na).await;
+                let b = env.workloads(nb).await;
+                let victims = a.values().filter(|w| preempted(w)).count();
+                (victims == 1 && b.values().any(|w| condition(w, "Admitted"))).then_some(())
+            },
+        )
+        .await;
+        drop(controller);
+    });
+}
