@@ -361,9 +361,14 @@ impl<'a> Sim<'a> {
             }
             end = now;
             self.advance(now);
-            self.complete_at(now, sink)?;
-            self.submit_at(now, sink)?;
-            self.settle(now, sink)?;
+            let completed = self.complete_at(now, sink)?;
+            let submitted = self.submit_at(now, sink)?;
+            // An instant with only stale completions (of runs lost to preemption) changes
+            // nothing, so no cycle runs: cycles follow real changes, which are finite (each
+            // workload is submitted once and finishes once), so the run always ends.
+            if completed || submitted {
+                self.settle(now, sink)?;
+            }
             self.sample(now);
             progress(Progress {
                 events: self.events_done,
@@ -394,7 +399,9 @@ impl<'a> Sim<'a> {
         )
     }
 
-    fn complete_at(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<(), SimError> {
+    /// Finishes the runs that end at `now`; whether any did.
+    fn complete_at(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<bool, SimError> {
+        let mut any = false;
         while let Some(Reverse((t, _, w, generation))) = self.completions.peek().copied() {
             if t != now {
                 break;
@@ -410,11 +417,14 @@ impl<'a> Sim<'a> {
             self.events_done += 1;
             let e = self.record(now, EventKind::Finished, w);
             sink.record(&e)?;
+            any = true;
         }
-        Ok(())
+        Ok(any)
     }
 
-    fn submit_at(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<(), SimError> {
+    /// Submits the workloads due at `now`; whether any were.
+    fn submit_at(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<bool, SimError> {
+        let mut any = false;
         while let Some(&i) = self.submissions.get(self.next_submission) {
             let sw = &self.scenario.workloads[i];
             if Time::ZERO + sw.submit_after != now {
@@ -431,8 +441,9 @@ impl<'a> Sim<'a> {
             self.events_done += 1;
             let e = self.record(now, EventKind::Submitted, w);
             sink.record(&e)?;
+            any = true;
         }
-        Ok(())
+        Ok(any)
     }
 
     fn settle(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<(), SimError> {
