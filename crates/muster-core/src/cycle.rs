@@ -24,7 +24,9 @@
 //!      admitted by the next cycle, once the shell has removed the victims);
 //!    - otherwise it **waits**, with the reason. A `StrictFIFO` queue stops at its first
 //!      waiting candidate; a `BestEffortFIFO` queue goes on to the next one, up to
-//!      [`MAX_FAILED_ATTEMPTS_PER_QUEUE`] waiting candidates per cycle. (Kueue looks at one
+//!      [`MAX_FAILED_ATTEMPTS_PER_QUEUE`] waiting candidates per cycle; a `Backfill` queue's
+//!      first waiting candidate takes a reservation that every later candidate of any queue
+//!      must respect, and the queue goes on deeper (see `backfill`). (Kueue looks at one
 //!      head per queue per cycle; Slurm's main scheduler stops at a partition's first job
 //!      that cannot start and leaves deeper jobs to backfill. A cycle runs at every
 //!      submission and completion, so a small bound keeps each one cheap.)
