@@ -875,13 +875,7 @@ impl Model {
         match d {
             Decision::Admit(admission) => {
                 let id = admission.workload;
-                let w = self.workload_checked(id)?;
-                if !w.is_pending() {
-                    return Err(ModelError::StaleDecision(format!(
-                        "{} is not pending",
-                        w.key
-                    )));
-                }
+                self.pending_checked(id)?;
                 self.dequeue(id);
                 self.charge(admission, 1);
                 let w = &mut self.workloads[id.index()];
@@ -920,6 +914,18 @@ impl Model {
         self.workloads
             .get(id.index())
             .ok_or_else(|| ModelError::StaleDecision(format!("no workload {}", id.0)))
+    }
+
+    /// The workload, if it exists and is pending.
+    fn pending_checked(&self, id: WorkloadId) -> Result<&Workload, ModelError> {
+        let w = self.workload_checked(id)?;
+        if !w.is_pending() {
+            return Err(ModelError::StaleDecision(format!(
+                "{} is not pending",
+                w.key
+            )));
+        }
+        Ok(w)
     }
 
     /// Stops an admitted workload and queues it again (its progress is lost).
@@ -971,13 +977,7 @@ impl Model {
     /// Records that a pending workload preempted in an earlier cycle (a shell restoring
     /// state it keeps outside the model): the next cycle tries it first.
     pub fn nominate(&mut self, id: WorkloadId) -> Result<(), ModelError> {
-        let w = self.workload_checked(id)?;
-        if !w.is_pending() {
-            return Err(ModelError::StaleDecision(format!(
-                "{} is not pending",
-                w.key
-            )));
-        }
+        self.pending_checked(id)?;
         self.nominated.insert(id);
         Ok(())
     }
@@ -985,13 +985,7 @@ impl Model {
     /// Keeps a pending workload out of every cycle of this model (a shell holds it in a state
     /// the model cannot express, such as an admission it is undoing).
     pub fn withhold(&mut self, id: WorkloadId) -> Result<(), ModelError> {
-        let w = self.workload_checked(id)?;
-        if !w.is_pending() {
-            return Err(ModelError::StaleDecision(format!(
-                "{} is not pending",
-                w.key
-            )));
-        }
+        self.pending_checked(id)?;
         self.workloads[id.index()].inadmissible = true;
         self.unscreened.remove(&id);
         Ok(())
@@ -1000,13 +994,7 @@ impl Model {
     /// Moves a pending workload's place in its queue to `ts` (its last requeue, as a shell
     /// restoring a workload that was evicted before records it).
     pub fn set_queue_time(&mut self, id: WorkloadId, ts: Time) -> Result<(), ModelError> {
-        let w = self.workload_checked(id)?;
-        if !w.is_pending() {
-            return Err(ModelError::StaleDecision(format!(
-                "{} is not pending",
-                w.key
-            )));
-        }
+        self.pending_checked(id)?;
         self.dequeue(id);
         self.workloads[id.index()].queue_ts = ts;
         self.enqueue(id);

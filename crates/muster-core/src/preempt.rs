@@ -606,13 +606,7 @@ impl Trial<'_, '_> {
                     }
                 }
             } else {
-                let t_node = model.cluster_queue(target).quota_node;
-                // Peers share a root, so their branches always meet below it.
-                let (p_side, t_side) =
-                    crate::fair::meeting_sides(tree, p_node, t_node).unwrap_or((p_node, t_node));
-                let preemptor_new =
-                    crate::fair::share_with(tree, &mut cycle.s, p_node, self.totals, p_side);
-                let target_old = crate::fair::weighted_share(tree, &cycle.s, t_side);
+                let (preemptor_new, target_old, t_side) = self.shares_against(cycle, target);
                 while let Some(c) = queue.pop_front() {
                     if !is_borrowing(cycle, target, self.needed) {
                         continue;
@@ -638,12 +632,7 @@ impl Trial<'_, '_> {
                 queues.remove(&target);
             }
             if let Some((c, reason)) = taken {
-                self.remove(cycle, c);
-                victims.push(Victim {
-                    workload: c,
-                    reason,
-                });
-                fits = self.fits(cycle, true);
+                fits = self.take(cycle, &mut victims, c, reason);
             }
         }
         if !fits && strategies.get(1) == Some(&FairShareStrategy::LessThanInitialShare) {
@@ -652,22 +641,17 @@ impl Trial<'_, '_> {
                     break;
                 };
                 let mut queue = refused.remove(&target).expect("a listed queue");
-                let t_node = model.cluster_queue(target).quota_node;
-                let (p_side, t_side) =
-                    crate::fair::meeting_sides(tree, p_node, t_node).unwrap_or((p_node, t_node));
-                let preemptor_new =
-                    crate::fair::share_with(tree, &mut cycle.s, p_node, self.totals, p_side);
-                let target_old = crate::fair::weighted_share(tree, &cycle.s, t_side);
+                let (preemptor_new, target_old, _) = self.shares_against(cycle, target);
                 if preemptor_new < target_old
                     && is_borrowing(cycle, target, self.needed)
                     && let Some(c) = queue.pop_front()
                 {
-                    self.remove(cycle, c);
-                    victims.push(Victim {
-                        workload: c,
-                        reason: PreemptionReason::InCohortFairSharing,
-                    });
-                    fits = self.fits(cycle, true);
+                    fits = self.take(
+                        cycle,
+                        &mut victims,
+                        c,
+                        PreemptionReason::InCohortFairSharing,
+                    );
                 }
             }
         }
@@ -677,6 +661,50 @@ impl Trial<'_, '_> {
         }
         self.give_back(cycle, &mut victims, true);
         self.hold(cycle, mark).then_some(victims)
+    }
+
+    /// The nodes at which the preemptor's and `target`'s shares are compared: the children
+    /// of their lowest common cohort on each side (peers share a root, so they always meet).
+    fn sides(
+        &self,
+        cycle: &Cycle<'_>,
+        target: CqId,
+    ) -> (crate::ids::QuotaNodeId, crate::ids::QuotaNodeId) {
+        let p_node = self.cq_node(cycle);
+        let t_node = cycle.model.cluster_queue(target).quota_node;
+        crate::fair::meeting_sides(cycle.model.quota(), p_node, t_node).unwrap_or((p_node, t_node))
+    }
+
+    /// The preemptor's share with it admitted and `target`'s share now, where they are
+    /// compared, and the target's side.
+    fn shares_against(
+        &self,
+        cycle: &mut Cycle<'_>,
+        target: CqId,
+    ) -> (i128, i128, crate::ids::QuotaNodeId) {
+        let tree = cycle.model.quota();
+        let p_node = self.cq_node(cycle);
+        let (p_side, t_side) = self.sides(cycle, target);
+        let preemptor_new =
+            crate::fair::share_with(tree, &mut cycle.s, p_node, self.totals, p_side);
+        let target_old = crate::fair::weighted_share(tree, &cycle.s, t_side);
+        (preemptor_new, target_old, t_side)
+    }
+
+    /// Removes a victim and records it; whether the preemptor now fits.
+    fn take(
+        &self,
+        cycle: &mut Cycle<'_>,
+        victims: &mut Vec<Victim>,
+        c: WorkloadId,
+        reason: PreemptionReason,
+    ) -> bool {
+        self.remove(cycle, c);
+        victims.push(Victim {
+            workload: c,
+            reason,
+        });
+        self.fits(cycle, true)
     }
 
     /// The queue of `queues` with the highest share, ties by name: another queue's share at
@@ -695,12 +723,10 @@ impl Trial<'_, '_> {
             if list.is_empty() {
                 continue;
             }
-            let node = model.cluster_queue(q).quota_node;
             let share = if q == self.preemptor.cq {
                 crate::fair::share_with(tree, &mut cycle.s, p_node, self.totals, p_node)
             } else {
-                let (_, t_side) =
-                    crate::fair::meeting_sides(tree, p_node, node).unwrap_or((p_node, node));
+                let (_, t_side) = self.sides(cycle, q);
                 crate::fair::weighted_share(tree, &cycle.s, t_side)
             };
             let key = (share, Reverse(model.cluster_queue(q).name.as_str()), q);
