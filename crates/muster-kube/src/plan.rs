@@ -144,6 +144,16 @@ fn with_version(job: &Job, mut patch: Value) -> Value {
     patch
 }
 
+/// Suspends a Job once its Workload's status (which says why) is written.
+fn suspend_after(j: &Arc<Job>, w: &Workload) -> JobWrite {
+    JobWrite {
+        job: j.clone(),
+        patch: with_version(j, json!({"spec": {"suspend": true}})),
+        action: "suspend",
+        after: Some(key_of(w)),
+    }
+}
+
 fn original_template(w: &Workload) -> PodTemplateSpec {
     w.spec
         .pod_sets
@@ -346,10 +356,7 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
             }
             Phase::Evicting => {
                 if !job::is_suspended(j) {
-                    job_writes.insert(
-                        job_key(j),
-                        write(json!({"spec": {"suspend": true}}), "suspend"),
-                    );
+                    job_writes.insert(job_key(j), suspend_after(j, w));
                 } else if !job::has_pods(j) {
                     // Stopped: the quota goes back and the workload queues again.
                     let evicted = w
@@ -382,10 +389,7 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
             Phase::Pending => {
                 let original = original_template(w);
                 if !job::is_suspended(j) {
-                    job_writes.insert(
-                        job_key(j),
-                        write(json!({"spec": {"suspend": true}}), "suspend"),
-                    );
+                    job_writes.insert(job_key(j), suspend_after(j, w));
                 } else if !job::has_started(j) && !job::scheduling_matches(j, &original) {
                     job_writes.insert(job_key(j), write(job::patch(j, &original, true), "restore"));
                 }
@@ -398,21 +402,10 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
     for (w, why) in &snap.unrestorable {
         st.set(w, EVICTED, true, REASON_ADMISSION_INVALID, why);
         st.event(w, true, "Evicted", why.clone());
-        if let Some(j) = by_uid
-            .iter()
-            .find(|(_, o)| Arc::ptr_eq(o, w))
-            .and_then(|(uid, _)| objects.job_by_uid(uid))
+        if let Some(j) = objects.job_of(w)
             && !job::is_suspended(j)
         {
-            job_writes.insert(
-                job_key(j),
-                JobWrite {
-                    job: j.clone(),
-                    patch: with_version(j, json!({"spec": {"suspend": true}})),
-                    action: "suspend",
-                    after: Some(key_of(w)),
-                },
-            );
+            job_writes.insert(job_key(j), suspend_after(j, w));
         }
     }
 
@@ -531,15 +524,7 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
                     if let Some(j) = snap.job_of.get(&v.workload)
                         && !job::is_suspended(j)
                     {
-                        job_writes.insert(
-                            job_key(j),
-                            JobWrite {
-                                job: j.clone(),
-                                patch: with_version(j, json!({"spec": {"suspend": true}})),
-                                action: "suspend",
-                                after: Some(key_of(w)),
-                            },
-                        );
+                        job_writes.insert(job_key(j), suspend_after(j, w));
                     }
                 }
             }

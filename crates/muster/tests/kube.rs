@@ -195,9 +195,7 @@ fn a_queued_job_is_suspended_admitted_run_on_kwok_and_releases_its_quota() {
         env.node("e2e-n1", "4", &[("pool", "kwok")]).await;
         team_queue(&env, ns, "2").await;
         let controller = Controller::start(&env, "e2e", &["--no-leader-election"]);
-        env.register_webhook(controller.webhook_port, "Fail").await;
-        controller.wait_ready().await;
-        env.wait_for_webhook(ns).await;
+        env.serve(&controller, ns).await;
 
         // Each Job needs all of the quota: they must run one after the other.
         let j1 = env
@@ -440,9 +438,7 @@ fn a_simulator_scenario_replays_with_the_same_admissions_and_preemption() {
             }
         }
         let controller = Controller::start(&env, "replay", &["--no-leader-election"]);
-        env.register_webhook(controller.webhook_port, "Fail").await;
-        controller.wait_ready().await;
-        env.wait_for_webhook(ns).await;
+        env.serve(&controller, ns).await;
 
         let start = Instant::now();
         let mut watch = Watch::default();
@@ -529,9 +525,7 @@ fn a_controller_killed_during_a_burst_never_admits_twice_nor_exceeds_the_quota()
         team_queue(&env, ns, "4").await;
         let port = free_port();
         let mut controller = Controller::start_on(&env, "burst-1", port, &["--no-leader-election"]);
-        env.register_webhook(port, "Fail").await;
-        controller.wait_ready().await;
-        env.wait_for_webhook(ns).await;
+        env.serve(&controller, ns).await;
 
         let jobs = 16;
         for i in 0..jobs {
@@ -824,9 +818,7 @@ fn with_fair_sharing_in_the_config_a_queue_below_its_share_preempts_one_above() 
             "fair",
             &["--no-leader-election", "--config", config.to_str().unwrap()],
         );
-        env.register_webhook(controller.webhook_port, "Fail").await;
-        controller.wait_ready().await;
-        env.wait_for_webhook(na).await;
+        env.serve(&controller, na).await;
         for i in 0..4 {
             env.create_job(&job(na, &format!("a{i}"), "team", "1", 1, "600s", None))
                 .await;

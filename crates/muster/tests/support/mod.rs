@@ -271,6 +271,14 @@ impl Env {
         apply(&Api::all(self.client.clone()), &config).await;
     }
 
+    /// Registers `controller`'s webhook (failure policy Fail) and waits until the
+    /// controller is ready and the webhook suspends labelled Jobs in `namespace`.
+    pub async fn serve(&self, controller: &Controller, namespace: &str) {
+        self.register_webhook(controller.webhook_port, "Fail").await;
+        controller.wait_ready().await;
+        self.wait_for_webhook(namespace).await;
+    }
+
     /// Waits until the webhook has a CA bundle and answers (a queued dry-run Job comes back
     /// suspended).
     pub async fn wait_for_webhook(&self, namespace: &str) {
