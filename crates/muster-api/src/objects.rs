@@ -472,6 +472,26 @@ pub struct ConfigurationSpec {
     /// Fair sharing.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub fair_sharing: Option<FairSharingConfig>,
+    /// How nodes are scored: `MostAllocated` (default), `LeastAllocated`,
+    /// `BalancedAllocation`, `LeastNUMANodes`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub scoring_strategy: Option<String>,
+    /// Network-topology levels, widest first (e.g. block, rack, hostname). Without them, a
+    /// level `L` is the node label `topology.muster.dev/L`.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub topology_levels: Vec<TopologyLevelConfig>,
+}
+
+/// A network-topology level: the name workloads use and the node label that holds it.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, JsonSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct TopologyLevelConfig {
+    /// The level's name, e.g. `rack`.
+    #[serde(default)]
+    pub name: String,
+    /// The node label whose values are the level's domains.
+    #[serde(default)]
+    pub node_label: String,
 }
 
 /// Fair-sharing settings of the scheduler.

@@ -69,34 +69,84 @@ fn max_into(into: &mut BTreeMap<String, Quantity>, from: &BTreeMap<String, Quant
     }
 }
 
-/// The effective request of one pod of `spec` (at `path`, the pod spec).
-pub fn pod_request(spec: &PodSpec, path: &Path, cx: &mut Ctx<'_>) -> BTreeMap<String, Quantity> {
+/// What one pod of a pod spec asks for: its effective request, each container's request
+/// (for NUMA alignment with container scope) and its QoS.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodRequests {
+    /// The pod's effective request.
+    pub effective: BTreeMap<String, Quantity>,
+    /// Requests of the containers that run side by side: sidecars, then app containers.
+    pub containers: Vec<BTreeMap<String, Quantity>>,
+    /// Requests of the ordinary init containers, which run one at a time before them.
+    pub init_containers: Vec<BTreeMap<String, Quantity>>,
+    /// Whether the pod is of Guaranteed QoS.
+    pub guaranteed: bool,
+}
+
+/// Whether a container makes its pod Guaranteed (Kubernetes' QoS rule): cpu and memory
+/// limits set, and its requests of them (defaulted to the limits) equal to the limits.
+fn guaranteed_container(c: &Container) -> bool {
+    let Some(resources) = &c.resources else {
+        return false;
+    };
+    let limits = resources.limits.as_ref();
+    let requests = resources.requests.as_ref();
+    ["cpu", "memory"].iter().all(|r| {
+        let Some(limit) = limits.and_then(|l| l.get(*r)) else {
+            return false;
+        };
+        match requests.and_then(|q| q.get(*r)) {
+            None => true,
+            Some(req) => match (Quantity::parse(&req.0), Quantity::parse(&limit.0)) {
+                (Ok(a), Ok(b)) => a == b,
+                _ => false,
+            },
+        }
+    })
+}
+
+/// The effective request of one pod of `spec` (at `path`, the pod spec), with its
+/// containers' requests and QoS.
+pub fn pod_requests(spec: &PodSpec, path: &Path, cx: &mut Ctx<'_>) -> PodRequests {
     if spec.containers.is_empty() {
         cx.error(
             &path.key("containers"),
             "at least one container is required",
         );
     }
+    let mut out = PodRequests {
+        guaranteed: !spec.containers.is_empty()
+            && spec
+                .containers
+                .iter()
+                .chain(spec.init_containers.iter().flatten())
+                .all(guaranteed_container),
+        ..PodRequests::default()
+    };
     let mut sidecars = BTreeMap::new();
     let mut init_peak = BTreeMap::new();
     for (i, c) in spec.init_containers.iter().flatten().enumerate() {
         let req = container_request(c, &path.key("initContainers").index(i), cx);
         if c.restart_policy.as_deref() == Some("Always") {
             add(&mut sidecars, &req);
+            out.containers.push(req);
         } else {
-            let mut with_sidecars = req;
+            let mut with_sidecars = req.clone();
             add(&mut with_sidecars, &sidecars);
             max_into(&mut init_peak, &with_sidecars);
+            out.init_containers.push(req);
         }
     }
     let mut total = sidecars;
     for (i, c) in spec.containers.iter().enumerate() {
         let req = container_request(c, &path.key("containers").index(i), cx);
         add(&mut total, &req);
+        out.containers.push(req);
     }
     max_into(&mut total, &init_peak);
     total.retain(|_, v| !v.is_zero());
-    total
+    out.effective = total;
+    out
 }
 
 /// Tolerations of a pod spec, validated.
@@ -166,7 +216,7 @@ mod tests {
         });
         let mut errors = Vec::new();
         let mut cx = Ctx::new(&source, "Job \"j\"", &mut errors);
-        let r = pod_request(&spec, &Path::root(), &mut cx);
+        let r = pod_requests(&spec, &Path::root(), &mut cx).effective;
         (
             r.into_iter().map(|(k, v)| (k, v.to_string())).collect(),
             errors.iter().map(|e| e.to_string()).collect(),

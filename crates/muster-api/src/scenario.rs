@@ -9,18 +9,20 @@ use std::collections::{BTreeMap, BTreeSet};
 
 use k8s_openapi::api::core::v1::PodTemplateSpec;
 use muster_core::node::{Taint, TaintEffect};
+use muster_core::numa::{NodeTopologySpec, TopologyPolicy, TopologyScope, ZoneSpec};
+use muster_core::place::Scoring;
 use muster_core::spec::{
     BorrowWithinCohort, ClusterQueueSpec, ClusterSpec, CohortSpec, FairShareStrategy,
     FairSharingSpec, FlavorQuotaSpec, FlavorSpec, NodeSpec, PodSetSpec, PreemptionSpec,
-    QueueingStrategy, ReclaimWithinCohort, ResourceGroupSpec, ResourceQuotaSpec,
-    WithinClusterQueue, WorkloadSpec,
+    QueueingStrategy, ReclaimWithinCohort, ResourceGroupSpec, ResourceQuotaSpec, TopologyLevelSpec,
+    TopologyRequestSpec, WithinClusterQueue, WorkloadSpec,
 };
 use muster_core::{Duration, Quantity};
 
 use crate::error::{InputError, InputErrors, Warning};
 use crate::load::{Inputs, Loaded, Object};
 use crate::objects::{ClusterQueuePreemption, ResourceGroup};
-use crate::pod::{pod_request, tolerations};
+use crate::pod::{pod_requests, tolerations};
 use crate::validate::{Ctx, taints};
 use crate::yaml::Path;
 
@@ -30,6 +32,10 @@ pub const QUEUE_LABEL: &str = "muster.dev/queue-name";
 pub const SUBMIT_AFTER: &str = "muster.dev/sim-submit-after";
 /// Simulation: how long a workload runs once admitted.
 pub const SIM_DURATION: &str = "muster.dev/sim-duration";
+/// The network-topology level whose one domain must hold the whole gang.
+pub const TOPOLOGY_REQUIRED: &str = "muster.dev/topology-required";
+/// The network-topology level whose one domain should hold the whole gang, if one can.
+pub const TOPOLOGY_PREFERRED: &str = "muster.dev/topology-preferred";
 
 /// A workload to simulate.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -57,6 +63,8 @@ pub struct Scenario {
     pub counts: BTreeMap<&'static str, usize>,
     /// Fair sharing, when the `Configuration` turns it on.
     pub fair_sharing: Option<FairSharingSpec>,
+    /// How nodes are scored (the `Configuration`'s `spec.scoringStrategy`).
+    pub scoring: Scoring,
 }
 
 /// Validates the inputs and builds a scenario.
@@ -253,20 +261,20 @@ impl Builder {
             .iter()
             .map(|n| n.name.clone())
             .collect();
-        let mut topologies = 0;
+        let mut topologies: BTreeMap<String, NodeTopologySpec> = BTreeMap::new();
         for o in of("NodeResourceTopology") {
-            self.topology(o, &node_names);
-            topologies += 1;
+            if let Some(t) = self.topology(o, &node_names)
+                && topologies.insert(o.name.clone(), t).is_some()
+            {
+                let e = o.error(
+                    &name_path(),
+                    format!("a second NodeResourceTopology for node {:?}", o.name),
+                );
+                self.errors.push(e);
+            }
         }
-        if topologies > 0 {
-            let first = of("NodeResourceTopology").next().expect("counted");
-            self.warnings.push(Warning(first.error(
-                &Path::root(),
-                format!(
-                    "{topologies} NodeResourceTopology object(s) read and validated; NUMA-aware placement is not \
-                     implemented yet, so they do not affect placement"
-                ),
-            )));
+        for n in &mut self.scenario.cluster.nodes {
+            n.topology = topologies.remove(&n.name);
         }
         let rejected = std::mem::take(&mut self.rejected);
         let refs = Refs {
@@ -362,6 +370,7 @@ impl Builder {
             labels: n.metadata.labels.clone().unwrap_or_default(),
             taints: node_taints,
             allocatable,
+            topology: None,
         });
     }
 
@@ -482,8 +491,46 @@ impl Builder {
         let Object::Configuration(c) = &o.object else {
             return;
         };
-        let path = Path::root().key("spec").key("fairSharing");
         let mut cx = self.cx(o);
+        let spec = Path::root().key("spec");
+        let scoring = cx.one_of(
+            &spec.key("scoringStrategy"),
+            c.spec.scoring_strategy.as_deref(),
+            Scoring::MostAllocated,
+            &[
+                ("MostAllocated", Scoring::MostAllocated),
+                ("LeastAllocated", Scoring::LeastAllocated),
+                ("BalancedAllocation", Scoring::BalancedAllocation),
+                ("LeastNUMANodes", Scoring::LeastNUMANodes),
+            ],
+        );
+        let mut levels: Vec<TopologyLevelSpec> = Vec::new();
+        for (i, l) in c.spec.topology_levels.iter().enumerate() {
+            let p = spec.key("topologyLevels").index(i);
+            if l.name.is_empty() {
+                cx.error(&p.key("name"), "required");
+            } else if levels.iter().any(|x| x.name == l.name) {
+                cx.error(
+                    &p.key("name"),
+                    format!("level {:?} is listed twice", l.name),
+                );
+            }
+            if l.node_label.is_empty() {
+                cx.error(
+                    &p.key("nodeLabel"),
+                    "required: the node label holding the level",
+                );
+            }
+            levels.push(TopologyLevelSpec {
+                name: l.name.clone(),
+                node_label: l.node_label.clone(),
+            });
+        }
+        drop(cx);
+        self.scenario.scoring = scoring;
+        self.scenario.cluster.topology_levels = levels;
+        let mut cx = self.cx(o);
+        let path = spec.key("fairSharing");
         let Some(fs) = &c.spec.fair_sharing else {
             return;
         };
@@ -517,59 +564,130 @@ impl Builder {
         }
     }
 
-    fn topology(&mut self, o: &Loaded, nodes: &BTreeSet<String>) {
+    /// A NodeResourceTopology as the node's NUMA topology: its policy and scope (attributes,
+    /// or the older `topologyPolicies` list), and its zones of type `Node` with their
+    /// allocatable amounts (capacity where allocatable is not given).
+    fn topology(&mut self, o: &Loaded, nodes: &BTreeSet<String>) -> Option<NodeTopologySpec> {
         let Object::NodeResourceTopology(t) = &o.object else {
-            return;
+            return None;
         };
         let mut cx = self.cx(o);
         if !nodes.contains(&o.name) {
             cx.error(&name_path(), format!("no Node named {:?}", o.name));
         }
+        let mut out = NodeTopologySpec::default();
+        // The v1alpha1-style list, overridden by the v1alpha2 attributes when they are given.
+        for (i, p) in t.topology_policies.iter().enumerate() {
+            let (policy, scope) = match p.as_str() {
+                "SingleNUMANodeContainerLevel" => {
+                    (TopologyPolicy::SingleNumaNode, TopologyScope::Container)
+                }
+                "SingleNUMANodePodLevel" => (TopologyPolicy::SingleNumaNode, TopologyScope::Pod),
+                "Restricted" => (TopologyPolicy::Restricted, TopologyScope::Container),
+                "BestEffort" => (TopologyPolicy::BestEffort, TopologyScope::Container),
+                "None" => (TopologyPolicy::None, TopologyScope::Container),
+                other => {
+                    cx.error(
+                        &Path::root().key("topologyPolicies").index(i),
+                        format!(
+                            "unknown value {other:?} (use SingleNUMANodeContainerLevel, SingleNUMANodePodLevel, Restricted, BestEffort, None)"
+                        ),
+                    );
+                    continue;
+                }
+            };
+            out.policy = policy;
+            out.scope = scope;
+        }
         for (i, a) in t.attributes.iter().enumerate() {
             let p = Path::root().key("attributes").index(i).key("value");
             match a.name.as_str() {
                 "topologyManagerPolicy" => {
-                    cx.one_of(
+                    out.policy = cx.one_of(
                         &p,
                         Some(a.value.as_str()),
-                        (),
+                        TopologyPolicy::None,
                         &[
-                            ("none", ()),
-                            ("best-effort", ()),
-                            ("restricted", ()),
-                            ("single-numa-node", ()),
+                            ("none", TopologyPolicy::None),
+                            ("best-effort", TopologyPolicy::BestEffort),
+                            ("restricted", TopologyPolicy::Restricted),
+                            ("single-numa-node", TopologyPolicy::SingleNumaNode),
                         ],
                     );
                 }
                 "topologyManagerScope" => {
-                    cx.one_of(
+                    out.scope = cx.one_of(
                         &p,
                         Some(a.value.as_str()),
-                        (),
-                        &[("container", ()), ("pod", ())],
+                        TopologyScope::Container,
+                        &[
+                            ("container", TopologyScope::Container),
+                            ("pod", TopologyScope::Pod),
+                        ],
                     );
                 }
                 _ => {}
             }
         }
+        let mut names = BTreeSet::new();
         for (zi, z) in t.zones.iter().enumerate() {
             let zp = Path::root().key("zones").index(zi);
             if z.name.is_empty() {
                 cx.error(&zp.key("name"), "required");
+            } else if z.zone_type == "Node" && !names.insert(z.name.as_str()) {
+                cx.error(
+                    &zp.key("name"),
+                    format!("zone {:?} is listed twice", z.name),
+                );
             }
+            let mut zone = ZoneSpec {
+                name: z.name.clone(),
+                allocatable: BTreeMap::new(),
+            };
             for (ri, r) in z.resources.iter().enumerate() {
                 let rp = zp.key("resources").index(ri);
+                let mut read = BTreeMap::new();
                 for (field, v) in [
                     ("capacity", r.capacity),
                     ("allocatable", r.allocatable),
                     ("available", r.available),
                 ] {
-                    if let Some(v) = v {
-                        cx.non_negative(&rp.key(field), v);
+                    if let Some(v) = v
+                        && let Some(q) = cx.non_negative(&rp.key(field), v)
+                    {
+                        read.insert(field, q);
                     }
                 }
+                if r.name.is_empty() {
+                    cx.error(&rp.key("name"), "required");
+                    continue;
+                }
+                let Some(q) = read.get("allocatable").or(read.get("capacity")) else {
+                    cx.error(
+                        &rp.key("allocatable"),
+                        "required: how much of the resource the zone can give pods",
+                    );
+                    continue;
+                };
+                if zone.allocatable.insert(r.name.clone(), *q).is_some() {
+                    cx.error(
+                        &rp.key("name"),
+                        format!("resource {:?} is listed twice", r.name),
+                    );
+                }
+            }
+            // Only NUMA nodes are zones pods are aligned to (sockets, caches are not).
+            if z.zone_type == "Node" {
+                out.zones.push(zone);
             }
         }
+        if out.zones.is_empty() {
+            cx.error(
+                &Path::root().key("zones"),
+                "no zone of type Node: NUMA alignment needs the node's NUMA zones",
+            );
+        }
+        Some(out)
     }
 
     fn job(&mut self, o: &Loaded, refs: &Refs<'_>) {
@@ -621,13 +739,17 @@ impl Builder {
         } else {
             sim_annotations(job.metadata.annotations.as_ref(), &mut cx)
         };
+        let levels = std::mem::take(&mut self.scenario.cluster.topology_levels);
+        let topology =
+            topology_request(job.metadata.annotations.as_ref(), &levels, &mut self.cx(o));
+        self.scenario.cluster.topology_levels = levels;
         self.push_workload(
             o,
             cluster_queue,
             sim,
             priority,
             vec![pod_set],
-            runtime_limit,
+            (runtime_limit, topology),
         );
     }
 
@@ -720,7 +842,17 @@ impl Builder {
                 "minCount is validated but partial admission is not implemented yet: the whole count is admitted or none",
             )));
         }
-        self.push_workload(o, cluster_queue, sim, priority, pod_sets, runtime_limit);
+        let levels = std::mem::take(&mut self.scenario.cluster.topology_levels);
+        let topology = topology_request(w.metadata.annotations.as_ref(), &levels, &mut self.cx(o));
+        self.scenario.cluster.topology_levels = levels;
+        self.push_workload(
+            o,
+            cluster_queue,
+            sim,
+            priority,
+            pod_sets,
+            (runtime_limit, topology),
+        );
     }
 
     /// Adds a Job's or Workload's workload when its queue and annotations resolved.
@@ -731,7 +863,7 @@ impl Builder {
         sim: Option<(Duration, Duration)>,
         priority: i32,
         pod_sets: Vec<PodSetSpec>,
-        runtime_limit: Option<Duration>,
+        (runtime_limit, topology): (Option<Duration>, Option<TopologyRequestSpec>),
     ) {
         let (Some(cluster_queue), Some((submit_after, duration))) = (cluster_queue, sim) else {
             return;
@@ -744,12 +876,58 @@ impl Builder {
                 priority,
                 pod_sets,
                 runtime_limit,
+                topology,
             },
             kind: o.object.kind(),
             submit_after,
             duration,
         });
     }
+}
+
+/// The network-topology annotation of a Job or Workload, if any: one of
+/// `muster.dev/topology-required` and `muster.dev/topology-preferred`, naming a configured
+/// level when levels are configured.
+fn topology_request(
+    annotations: Option<&BTreeMap<String, String>>,
+    levels: &[TopologyLevelSpec],
+    cx: &mut Ctx<'_>,
+) -> Option<TopologyRequestSpec> {
+    let path = Path::root().key("metadata").key("annotations");
+    let mut found = None;
+    for (key, required) in [(TOPOLOGY_REQUIRED, true), (TOPOLOGY_PREFERRED, false)] {
+        let Some(level) = annotations.and_then(|a| a.get(key)) else {
+            continue;
+        };
+        let p = path.key(key);
+        if level.is_empty() {
+            cx.error(&p, "names no level (e.g. rack, block, hostname)");
+            continue;
+        }
+        if !levels.is_empty() && !levels.iter().any(|l| l.name == *level) {
+            let names: Vec<&str> = levels.iter().map(|l| l.name.as_str()).collect();
+            cx.error(
+                &p,
+                format!(
+                    "unknown topology level {level:?} (the Configuration defines {})",
+                    names.join(", ")
+                ),
+            );
+            continue;
+        }
+        if found.is_some() {
+            cx.error(
+                &p,
+                format!("give one of {TOPOLOGY_REQUIRED} and {TOPOLOGY_PREFERRED}, not both"),
+            );
+            continue;
+        }
+        found = Some(TopologyRequestSpec {
+            level: level.clone(),
+            required,
+        });
+    }
+    found
 }
 
 /// A declared runtime limit in seconds (at least 1).
@@ -836,16 +1014,20 @@ fn pod_set(
             ..PodSetSpec::default()
         };
     };
+    let requests = pod_requests(spec, &spec_path, cx);
     PodSetSpec {
         name: name.to_string(),
         count,
-        request: pod_request(spec, &spec_path, cx),
+        request: requests.effective,
         node_selector: spec.node_selector.clone().unwrap_or_default(),
         tolerations: tolerations(
             spec.tolerations.as_deref().unwrap_or(&[]),
             &spec_path.key("tolerations"),
             cx,
         ),
+        containers: requests.containers,
+        init_containers: requests.init_containers,
+        guaranteed: requests.guaranteed,
     }
 }
 

@@ -12,10 +12,12 @@
 use crate::decision::{Admission, NodeFitFailure, OptionFailure, PendingReason};
 use crate::ids::{FrId, NodeId, NodeSetId, QuotaNodeId, WorkloadId};
 use crate::model::Model;
-use crate::place::{NodeTables, Scoring};
+use crate::numa::NumaPlacement;
+use crate::place::{NodeTables, Placed, PodAsk, Scoring};
 use crate::quantity::Quantity;
-use crate::resource::Request;
+use crate::resource::{Request, ResourceId};
 use crate::shape::Shape;
+use crate::topology::per_mille_left;
 use crate::usage::Scratch;
 
 /// Leaves (complete flavor choices) whose gang placement a search may try.
@@ -107,6 +109,7 @@ pub(crate) enum QuotaMode {
 pub(crate) struct Found {
     pub options: Vec<u16>,
     pub placements: Vec<NodeId>,
+    pub numa: NumaPlacement,
     pub borrowing: bool,
 }
 
@@ -119,6 +122,7 @@ impl Found {
             placements: self.placements,
             borrowing: self.borrowing,
             backfilled,
+            numa: self.numa,
         }
     }
 }
@@ -312,16 +316,20 @@ impl Search<'_> {
             return None;
         }
         // The first pod set is placed on the usage as the search found it: a bigger one that
-        // failed there bounds it.
+        // failed there bounds it (not with NUMA zones or a topology request, where the
+        // containers and the domains matter too).
+        let memo_ok = self.shape.topology.is_none() && self.model.zones().is_empty();
         let first = &self.shape.pod_sets[0];
         let first_set = first.options[st.chosen[0] as usize].node_set;
-        if st.memo.dominated(first_set, &first.request, first.count) {
+        if memo_ok && st.memo.dominated(first_set, &first.request, first.count) {
             let f = Failure::Nodes(NodeFitFailure {
                 pod_set: 0,
                 option: st.chosen[0],
                 placed: None,
                 count: first.count,
                 eligible_nodes: self.model.shapes().node_set(first_set).len() as u32,
+                within: None,
+                numa: false,
             });
             st.tried_leaves.push((st.chosen, f.clone()));
             self.fail(st, f);
@@ -329,38 +337,28 @@ impl Search<'_> {
         }
         st.placement_budget -= 1;
         st.result.placements_tried += 1;
-        let mark = s.mark();
-        let total_pods: u32 = self.shape.pod_sets.iter().map(|p| p.count).sum();
-        let mut placements = Vec::with_capacity(total_pods as usize);
-        for (pi, &oi) in st.chosen.iter().enumerate() {
-            let ps = &self.shape.pod_sets[pi];
-            let option = &ps.options[oi as usize];
-            let eligible = self.model.shapes().node_set(option.node_set);
-            if let Err(placed) = self.tables.place_pod_set(
-                s,
-                option.node_set,
-                &ps.request,
-                ps.count,
-                self.scoring,
-                self.quick_reject,
-                &mut placements,
-            ) {
-                s.rollback(mark);
-                if pi == 0 {
+        let (placements, numa) = match self.place_gang(s, &st.chosen, self.quick_reject) {
+            Ok(placed) => placed,
+            Err(miss) => {
+                let ps = &self.shape.pod_sets[miss.pod_set as usize];
+                let option = &ps.options[miss.option as usize];
+                if memo_ok && miss.pod_set == 0 {
                     st.memo.insert(option.node_set, &ps.request, ps.count);
                 }
                 let f = Failure::Nodes(NodeFitFailure {
-                    pod_set: pi as u16,
-                    option: oi,
-                    placed,
+                    pod_set: miss.pod_set,
+                    option: miss.option,
+                    placed: miss.placed,
                     count: ps.count,
-                    eligible_nodes: eligible.len() as u32,
+                    eligible_nodes: self.model.shapes().node_set(option.node_set).len() as u32,
+                    within: miss.within,
+                    numa: miss.numa,
                 });
                 st.tried_leaves.push((st.chosen, f.clone()));
                 self.fail(st, f);
                 return None;
             }
-        }
+        };
         let tree = self.model.quota();
         let mut frs: Vec<FrId> = st
             .chosen
@@ -382,6 +380,7 @@ impl Search<'_> {
         Some(Found {
             options: st.chosen.to_vec(),
             placements,
+            numa,
             borrowing: borrowing && tree.node(self.cq_node).parent.is_some(),
         })
     }
@@ -479,28 +478,156 @@ impl Search<'_> {
     }
 
     /// Places a complete choice on nodes in `s`; on failure nothing stays placed.
-    pub fn place_choice(&self, s: &mut Scratch, options: &[u16]) -> Option<Vec<NodeId>> {
-        let mark = s.mark();
-        let mut placements = Vec::new();
-        for (pi, &oi) in options.iter().enumerate() {
-            let ps = &self.shape.pod_sets[pi];
+    pub fn place_choice(
+        &self,
+        s: &mut Scratch,
+        options: &[u16],
+    ) -> Option<(Vec<NodeId>, NumaPlacement)> {
+        self.place_gang(s, options, true).ok()
+    }
+
+    /// Places every pod set of a complete choice, packed into the topology domains the shape
+    /// asks for; on failure nothing stays placed.
+    fn place_gang(
+        &self,
+        s: &mut Scratch,
+        options: &[u16],
+        quick_reject: bool,
+    ) -> Result<(Vec<NodeId>, NumaPlacement), GangMiss> {
+        let Some(ask) = self.shape.topology else {
+            return self.place_within(s, options, quick_reject, None);
+        };
+        let level = self.model.level(ask.level);
+        let (resources, totals) = self.gang_totals(options);
+        let (capacity, r_count) = (self.tables.capacity, self.tables.resources);
+        // Best fit: the domain left with the least room, ties to the name.
+        let mut best: Option<(i128, usize)> = None;
+        for d in 0..level.domain_count() {
+            let room = level.room(d, s, capacity, r_count, &resources);
+            if room.iter().zip(&totals).any(|(&(free, _), &t)| free < t) {
+                continue;
+            }
+            let in_d = |n: NodeId| level.domain_of(n) == Some(d);
+            let mark = s.mark();
             if self
-                .tables
-                .place_pod_set(
-                    s,
-                    ps.options[oi as usize].node_set,
-                    &ps.request,
-                    ps.count,
-                    self.scoring,
-                    true,
-                    &mut placements,
-                )
-                .is_err()
+                .place_within(s, options, quick_reject, Some(&in_d))
+                .is_ok()
             {
+                let left = per_mille_left(&level.room(d, s, capacity, r_count, &resources));
                 s.rollback(mark);
-                return None;
+                if best.is_none_or(|(b, _)| left < b) {
+                    best = Some((left, d));
+                }
             }
         }
-        Some(placements)
+        if let Some((_, d)) = best {
+            let in_d = |n: NodeId| level.domain_of(n) == Some(d);
+            return self.place_within(s, options, quick_reject, Some(&in_d));
+        }
+        if ask.required {
+            return Err(GangMiss {
+                pod_set: 0,
+                option: options[0],
+                placed: None,
+                within: Some(ask.level),
+                numa: false,
+            });
+        }
+        // Preferred: the k roomiest domains, k growing, then anywhere.
+        let mut roomiest: Vec<(std::cmp::Reverse<i128>, usize)> = (0..level.domain_count())
+            .map(|d| {
+                let room = level.room(d, s, capacity, r_count, &resources);
+                let held: i128 = room
+                    .iter()
+                    .zip(&totals)
+                    .map(|(&(free, _), &t)| if t > 0 { free.min(t) * 1000 / t } else { 0 })
+                    .sum();
+                (std::cmp::Reverse(held), d)
+            })
+            .collect();
+        roomiest.sort();
+        let mut chosen = vec![false; level.domain_count()];
+        for (k, &(_, d)) in roomiest.iter().enumerate() {
+            chosen[d] = true;
+            if k == 0 {
+                continue;
+            }
+            let in_chosen = |n: NodeId| level.domain_of(n).is_some_and(|d| chosen[d]);
+            if let Ok(placed) = self.place_within(s, options, quick_reject, Some(&in_chosen)) {
+                return Ok(placed);
+            }
+        }
+        self.place_within(s, options, quick_reject, None)
     }
+
+    /// The resources a complete choice requests, and the gang's total of each (milli).
+    fn gang_totals(&self, options: &[u16]) -> (Vec<ResourceId>, Vec<i128>) {
+        let mut totals: std::collections::BTreeMap<ResourceId, i128> = Default::default();
+        for (pi, _) in options.iter().enumerate() {
+            let ps = &self.shape.pod_sets[pi];
+            for (r, q) in ps.request.iter() {
+                *totals.entry(r).or_default() += q.milli() * i128::from(ps.count);
+            }
+        }
+        totals.into_iter().unzip()
+    }
+
+    /// Places every pod set of a choice on nodes `allowed` lets through (all when `None`);
+    /// on failure nothing stays placed.
+    fn place_within(
+        &self,
+        s: &mut Scratch,
+        options: &[u16],
+        quick_reject: bool,
+        allowed: Option<&dyn Fn(NodeId) -> bool>,
+    ) -> Result<(Vec<NodeId>, NumaPlacement), GangMiss> {
+        let mark = s.mark();
+        let total_pods: u32 = self.shape.pod_sets.iter().map(|p| p.count).sum();
+        let mut nodes = Vec::with_capacity(total_pods as usize);
+        let mut numa = NumaPlacement::default();
+        for (pi, &oi) in options.iter().enumerate() {
+            let ps = &self.shape.pod_sets[pi];
+            let ask = PodAsk {
+                request: &ps.request,
+                numa: &ps.numa,
+                count: ps.count,
+            };
+            let mut out = Placed {
+                nodes: &mut nodes,
+                numa: &mut numa,
+                numa_rejected: false,
+            };
+            if let Err(placed) = self.tables.place_pod_set(
+                s,
+                ps.options[oi as usize].node_set,
+                ask,
+                self.scoring,
+                quick_reject,
+                allowed,
+                &mut out,
+            ) {
+                let numa = out.numa_rejected;
+                s.rollback(mark);
+                return Err(GangMiss {
+                    pod_set: pi as u16,
+                    option: oi,
+                    placed,
+                    within: None,
+                    numa,
+                });
+            }
+        }
+        Ok((nodes, numa))
+    }
+}
+
+/// Where a gang placement stopped: the pod set and its option, how many of its pods were
+/// placed (when counted), and the topology level when no domain could hold the gang.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct GangMiss {
+    pub pod_set: u16,
+    pub option: u16,
+    pub placed: Option<u32>,
+    pub within: Option<crate::ids::LevelId>,
+    pub numa: bool,
 }

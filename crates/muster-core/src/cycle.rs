@@ -79,6 +79,10 @@ pub struct Profile {
     pub scoring: Scoring,
     /// Fair sharing, when on (the `Configuration`'s `spec.fairSharing.enable`).
     pub fair_sharing: Option<crate::spec::FairSharingSpec>,
+    /// Place pods by node totals alone, as a NUMA-blind scheduler does, and record the pods
+    /// each node's kubelet would then reject with a Topology Affinity Error (a what-if for
+    /// the simulator; the controller never sets it).
+    pub numa_blind: bool,
 }
 
 /// Runs one cycle over `model` at `now` and returns what should happen.
@@ -188,6 +192,8 @@ impl<'m> Cycle<'m> {
                 capacity: model.capacity_table(),
                 resources: model.resources().len(),
                 pods: model.resources().pods(),
+                zones: model.zones(),
+                numa_blind: profile.numa_blind,
             },
             taken: BTreeSet::new(),
             removed: BTreeSet::new(),
@@ -792,9 +798,14 @@ impl<'m> Cycle<'m> {
                 }
             }
         }
+        let zones = model.zones();
         cells
             .iter()
             .all(|(&cell, &q)| self.s.node(cell) + q <= self.tables.capacity[cell])
+            && admission.numa.takes.iter().all(|t| {
+                self.s.zone(zones.cell(t.zone, t.resource)) + t.amount
+                    <= zones.capacity(t.zone, t.resource)
+            })
     }
 
     /// Records a preemption whose room (the victims' and the `freed` workloads', those being

@@ -24,6 +24,8 @@ pub struct Admission {
     /// Whether it started ahead of a Backfill queue's head that holds a reservation
     /// (it was backfilled).
     pub backfilled: bool,
+    /// Where its pods hold resources in NUMA zones (on nodes that have them).
+    pub numa: crate::numa::NumaPlacement,
 }
 
 /// Why a victim is preempted; the names are Kueue's.
@@ -130,6 +132,12 @@ pub struct NodeFitFailure {
     pub count: u32,
     /// Nodes the pod set could use at all.
     pub eligible_nodes: u32,
+    /// The network-topology level none of whose domains could hold the whole gang, when the
+    /// gang requires one domain.
+    pub within: Option<crate::ids::LevelId>,
+    /// Whether a node whose totals would hold a pod was ruled out by its NUMA topology
+    /// manager policy (no zone, or no preferred set of zones, can align the pod).
+    pub numa: bool,
 }
 
 /// Why a workload is pending right now.
@@ -231,23 +239,44 @@ pub enum Decision {
 
 impl NodeFitFailure {
     fn describe(&self, model: &Model, w: WorkloadId) -> String {
+        self.describe_where(model, w, "")
+    }
+
+    /// Words for this failure, with `context` (e.g. " even with the cluster empty") placed
+    /// before the NUMA note.
+    fn describe_where(&self, model: &Model, w: WorkloadId, context: &str) -> String {
         let name = model.pod_set_name(w, self.pod_set);
+        if let Some(level) = self.within {
+            let level = model.level(level);
+            return format!(
+                "no single {} (node label {}) can hold the whole gang",
+                level.name, level.label
+            );
+        }
         if self.eligible_nodes == 0 {
             return format!(
                 "pod set {name}: no node matches its flavors, node selector and tolerations"
             );
         }
+        let numa = if self.numa {
+            format!(
+                "{context}: where node totals would hold a pod, the node's topology manager \
+                 policy cannot align it to the node's NUMA zones"
+            )
+        } else {
+            context.to_string()
+        };
         match self.placed {
             Some(0) => format!(
-                "pod set {name}: none of its {} pods fits on any of the {} eligible nodes",
+                "pod set {name}: none of its {} pods fits on any of the {} eligible nodes{numa}",
                 self.count, self.eligible_nodes
             ),
             Some(placed) => format!(
-                "pod set {name}: only {placed} of its {} pods fit on the {} eligible nodes",
+                "pod set {name}: only {placed} of its {} pods fit on the {} eligible nodes{numa}",
                 self.count, self.eligible_nodes
             ),
             None => format!(
-                "pod set {name}: its {} pods do not fit on the {} eligible nodes",
+                "pod set {name}: its {} pods do not fit on the {} eligible nodes{numa}",
                 self.count, self.eligible_nodes
             ),
         }
@@ -287,7 +316,7 @@ impl OptionFailure {
             ),
             OptionFailure::DoesNotFitEmptyNodes(f) if f.eligible_nodes == 0 => f.describe(model, w),
             OptionFailure::DoesNotFitEmptyNodes(f) => {
-                format!("{} even with the cluster empty", f.describe(model, w))
+                f.describe_where(model, w, " even with the cluster empty")
             }
         }
     }

@@ -55,6 +55,14 @@ id_type!(
     /// A set of nodes eligible for a pod set under one flavor choice.
     NodeSetId
 );
+id_type!(
+    /// A NUMA zone of some node; a node's zones have consecutive ids, lowest-numbered first.
+    ZoneId
+);
+id_type!(
+    /// A network-topology level (a node label whose values are the level's domains).
+    LevelId
+);
 
 impl NodeId {
     /// Where a pod of a restored admission is when its node has left the cluster: it holds

@@ -5,7 +5,8 @@
 //! call [`check`] after every change; production code never needs to.
 //!
 //! - Usage: node allocations and quota usage equal a full recount.
-//! - Nodes: no node has more allocated than allocatable, for any resource.
+//! - Nodes: no node has more allocated than allocatable, for any resource; no NUMA zone
+//!   holds more than its allocatable (the kubelet never gives more than a zone has).
 //! - Quota: no ClusterQueue or cohort uses more than it could ever reach or more than its
 //!   subtree quota plus its borrowing limit; no root cohort lends more than it holds; and no
 //!   lender is over its lending limit (its unused guaranteed part is still available to it).
@@ -62,6 +63,9 @@ pub fn check(model: &Model) -> Result<(), String> {
     if recount.quota != model.usage().quota {
         return Err("quota usage differs from a recount".into());
     }
+    if recount.zone_alloc != model.usage().zone_alloc {
+        return Err("NUMA zone holdings differ from a recount".into());
+    }
 
     let resources = model.resources();
     for (n, node) in model.nodes().iter().enumerate() {
@@ -83,6 +87,25 @@ pub fn check(model: &Model) -> Result<(), String> {
                     node.name,
                     resources.name(r)
                 ));
+            }
+        }
+    }
+
+    let zones = model.zones();
+    for (n, node) in model.nodes().iter().enumerate() {
+        for z in zones.of_node(NodeId(n as u32)) {
+            for r in resources.ids() {
+                let held = model.usage().zone_alloc()[zones.cell(z, r)];
+                if held > zones.capacity(z, r) || held < Quantity::ZERO {
+                    return Err(format!(
+                        "node {} zone {} holds {} {} of {}",
+                        node.name,
+                        zones.name(z),
+                        held,
+                        resources.name(r),
+                        zones.capacity(z, r)
+                    ));
+                }
             }
         }
     }

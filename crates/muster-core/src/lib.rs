@@ -23,6 +23,7 @@ pub mod ids;
 pub mod invariants;
 pub mod model;
 pub mod node;
+pub mod numa;
 pub mod place;
 mod preempt;
 pub mod quantity;
@@ -32,6 +33,7 @@ pub mod shape;
 pub mod spec;
 pub mod testing;
 pub mod time;
+pub mod topology;
 pub mod usage;
 
 pub use cycle::{Profile, run_cycle};

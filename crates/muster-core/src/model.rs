@@ -15,17 +15,21 @@ use std::fmt;
 use std::sync::Arc;
 
 use crate::decision::{Admission, CycleOutput, Decision, InadmissibleReason, PendingReason};
-use crate::ids::{CohortId, CqId, FlavorId, FrId, NodeId, QuotaNodeId, ShapeId, WorkloadId};
+use crate::ids::{
+    CohortId, CqId, FlavorId, FrId, LevelId, NodeId, QuotaNodeId, ShapeId, WorkloadId,
+};
 use crate::node::{Labels, Node, Taint, Toleration};
+use crate::numa::Zones;
 use crate::quantity::Quantity;
 use crate::quota::{Limits, QuotaNodeInput, QuotaOwner, QuotaTree};
 use crate::resource::{PODS, Request, ResourceId, ResourceTable};
 use crate::shape::{
-    FlavorView, MAX_OPTIONS_PER_POD_SET, NodeSetKey, PodSetOption, PodSetShape, Shape, ShapeKey,
-    ShapeTable, flavor_blocks, flavor_combinations,
+    FlavorView, MAX_OPTIONS_PER_POD_SET, NodeSetKey, PodSetKey, PodSetOption, PodSetShape, Shape,
+    ShapeKey, ShapeTable, TopologyAsk, flavor_blocks, flavor_combinations,
 };
 use crate::spec::{ClusterSpec, PreemptionSpec, QueueingStrategy, ResourceGroupSpec, WorkloadSpec};
 use crate::time::{Duration, Time};
+use crate::topology::Level;
 use crate::usage::{Scratch, Usage};
 
 /// Pods a node holds when its allocatable does not say.
@@ -81,6 +85,22 @@ pub enum ModelError {
     /// A decision does not match the model (applied twice, or to a different model).
     #[error("decision does not apply: {0}")]
     StaleDecision(String),
+    /// A node's NUMA zones are malformed.
+    #[error("NodeResourceTopology {node:?}: {message}")]
+    BadTopology {
+        /// The node.
+        node: String,
+        /// What is wrong.
+        message: String,
+    },
+    /// A workload names a network-topology level the configuration does not define.
+    #[error("workload {workload} asks for topology level {level:?}, which is not configured")]
+    UnknownTopologyLevel {
+        /// The workload.
+        workload: String,
+        /// The level.
+        level: String,
+    },
     /// A recorded admission no longer fits the workload or its ClusterQueue.
     #[error("cannot restore the admission of {workload}: {message}")]
     Unrestorable {
@@ -327,6 +347,13 @@ pub struct Model {
     usage: Usage,
     /// The same cluster with nothing running, for judging admissibility.
     empty: Usage,
+    /// NUMA zones of the nodes that report them.
+    zones: Zones,
+    /// Configured network-topology levels (name → node label), widest first; empty means
+    /// the default labels.
+    level_config: Vec<(String, String)>,
+    /// Network-topology levels workloads have asked for, in order of first use.
+    levels: Vec<Level>,
 }
 
 fn duplicate(kind: &'static str, name: &str) -> ModelError {
@@ -608,12 +635,29 @@ impl Model {
             cluster_queues[i].peers = peers;
         }
 
+        let topologies: Vec<(&str, Option<&crate::numa::NodeTopologySpec>)> = node_specs
+            .iter()
+            .map(|n| (n.name.as_str(), n.topology.as_ref()))
+            .collect();
+        let zones = Zones::build(&topologies, &resources).map_err(|e| ModelError::BadTopology {
+            node: e.node,
+            message: e.message,
+        })?;
+        let mut level_config: Vec<(String, String)> = Vec::new();
+        for l in &spec.topology_levels {
+            if level_config.iter().any(|(n, _)| *n == l.name) {
+                return Err(duplicate("topology level", &l.name));
+            }
+            level_config.push((l.name.clone(), l.node_label.clone()));
+        }
+
         let capacity: std::sync::Arc<[Quantity]> = capacity.into();
-        let usage = Usage::new(
+        let mut usage = Usage::new(
             capacity.clone(),
             r_count,
             quota.node_count() * quota.fr_count(),
         );
+        usage.set_zone_cells(zones.cells());
         let empty = usage.clone();
         Ok(Model {
             resources,
@@ -635,6 +679,9 @@ impl Model {
             shapes: ShapeTable::default(),
             usage,
             empty,
+            zones,
+            level_config,
+            levels: Vec::new(),
         })
     }
 
@@ -659,8 +706,21 @@ impl Model {
         if spec.pod_sets.len() > crate::shape::MAX_POD_SETS {
             return Err(ModelError::TooManyPodSets(key.to_string()));
         }
+        let topology = match &spec.topology {
+            Some(t) => Some(TopologyAsk {
+                level: self
+                    .level_id(&t.level)
+                    .ok_or_else(|| ModelError::UnknownTopologyLevel {
+                        workload: key.to_string(),
+                        level: t.level.clone(),
+                    })?,
+                required: t.required,
+            }),
+            None => None,
+        };
         let mut shape_key = ShapeKey {
             cq,
+            topology,
             pod_sets: Vec::with_capacity(spec.pod_sets.len()),
         };
         for ps in &spec.pod_sets {
@@ -673,16 +733,28 @@ impl Model {
                     None => unknown.push(name.clone()),
                 }
             }
+            let known = |m: &BTreeMap<String, Quantity>| {
+                Request::new(
+                    m.iter()
+                        .filter_map(|(name, q)| self.resources.id(name).map(|r| (r, *q))),
+                )
+            };
+            let numa = crate::numa::PodNuma {
+                guaranteed: ps.guaranteed,
+                containers: ps.containers.iter().map(known).collect(),
+                init_containers: ps.init_containers.iter().map(known).collect(),
+            };
             let mut tolerations = ps.tolerations.clone();
             tolerations.sort();
             tolerations.dedup();
-            shape_key.pod_sets.push((
-                ps.count,
-                Request::new(items),
-                ps.node_selector.clone(),
+            shape_key.pod_sets.push(PodSetKey {
+                count: ps.count,
+                request: Request::new(items),
+                selector: ps.node_selector.clone(),
                 tolerations,
+                numa,
                 unknown,
-            ));
+            });
         }
         let shape = match self.shapes.lookup(&shape_key) {
             Some(id) => id,
@@ -713,15 +785,38 @@ impl Model {
         Ok(id)
     }
 
+    /// The level a workload names, built on first use; `None` when levels are configured
+    /// and `name` is not one of them.
+    fn level_id(&mut self, name: &str) -> Option<LevelId> {
+        if let Some(i) = self.levels.iter().position(|l| l.name == name) {
+            return Some(LevelId(i as u32));
+        }
+        let label = if self.level_config.is_empty() {
+            crate::topology::default_label(name)
+        } else {
+            self.level_config
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, label)| label.clone())?
+        };
+        self.levels.push(Level::build(name, &label, &self.nodes));
+        Some(LevelId(self.levels.len() as u32 - 1))
+    }
+
     fn build_shape(&mut self, key: &ShapeKey) -> Shape {
         let cq = &self.cluster_queues[key.cq.index()];
         let pods = self.resources.pods();
         let covers_pods = cq.group_of(pods);
         let mut problem = None;
         let mut pod_sets = Vec::with_capacity(key.pod_sets.len());
-        for (pi, (count, request, selector, tolerations, unknown)) in
-            key.pod_sets.iter().enumerate()
-        {
+        for (pi, k) in key.pod_sets.iter().enumerate() {
+            let (count, request, selector, tolerations, unknown) = (
+                &k.count,
+                &k.request,
+                &k.selector,
+                &k.tolerations,
+                &k.unknown,
+            );
             let pi = pi as u16;
             if let Some(name) = unknown.first() {
                 problem.get_or_insert(InadmissibleReason::UnknownResource {
@@ -816,12 +911,14 @@ impl Model {
                 request: request.clone(),
                 node_selector: selector.clone(),
                 tolerations: tolerations.clone(),
+                numa: k.numa.clone(),
                 options,
             });
         }
         Shape {
             cq: key.cq,
             pod_sets,
+            topology: key.topology,
             problem,
         }
     }
@@ -1062,12 +1159,14 @@ impl Model {
             }
             placements.resize(start + ps.count as usize, NodeId::LOST);
         }
+        let numa = self.restored_zones(id, &placements);
         let admission = Admission {
             workload: id,
             options,
             placements,
             borrowing: false,
             backfilled: false,
+            numa,
         };
         self.apply(&Decision::Admit(admission), at)?;
         let cq_node = self.cluster_queues[self.workloads[id.index()].cq.index()].quota_node;
@@ -1084,6 +1183,56 @@ impl Model {
             admission.borrowing = borrowing;
         }
         Ok(())
+    }
+
+    /// The zones a restored admission's pods hold: as each node's kubelet would align them
+    /// now, pod by pod (where it would not, from the lowest zones first: the pods run).
+    fn restored_zones(
+        &mut self,
+        id: WorkloadId,
+        placements: &[NodeId],
+    ) -> crate::numa::NumaPlacement {
+        let mut numa = crate::numa::NumaPlacement::default();
+        if self.zones.is_empty() {
+            return numa;
+        }
+        let mut s = Scratch::new(std::mem::take(&mut self.usage));
+        let shape = self.shape_of(id);
+        let pods = shape
+            .pod_sets
+            .iter()
+            .flat_map(|ps| std::iter::repeat_n(ps, ps.count as usize));
+        for (pod, (ps, &node)) in pods.zip(placements).enumerate() {
+            if node == NodeId::LOST || !self.zones.has_topology(node) {
+                continue;
+            }
+            let start = numa.takes.len();
+            let pod = pod as u32;
+            if !self.zones.plan(
+                &s,
+                node,
+                (&ps.request, &ps.numa),
+                pod,
+                true,
+                &mut numa.takes,
+            ) {
+                self.zones.plan(
+                    &s,
+                    node,
+                    (&ps.request, &ps.numa),
+                    pod,
+                    false,
+                    &mut numa.takes,
+                );
+            }
+            for t in &numa.takes[start..] {
+                let cell = self.zones.cell(t.zone, t.resource);
+                s.set_zone(cell, s.zone(cell) + t.amount);
+            }
+        }
+        s.rollback(crate::usage::Mark::START);
+        self.usage = s.into_usage();
+        numa
     }
 
     /// Marks an admitted workload finished and releases what it held.
@@ -1133,6 +1282,15 @@ impl Model {
                 }
             }
         }
+        for t in &admission.numa.takes {
+            let cell = self.zones.cell(t.zone, t.resource);
+            let v = if sign > 0 {
+                s.zone(cell) + t.amount
+            } else {
+                s.zone(cell) - t.amount
+            };
+            s.set_zone(cell, v);
+        }
     }
 
     /// Adds or removes an admission's quota usage in `s`.
@@ -1152,6 +1310,16 @@ impl Model {
     /// The resource table.
     pub fn resources(&self) -> &ResourceTable {
         &self.resources
+    }
+
+    /// NUMA zones of the nodes that report them.
+    pub fn zones(&self) -> &Zones {
+        &self.zones
+    }
+
+    /// A network-topology level workloads asked for.
+    pub fn level(&self, id: LevelId) -> &Level {
+        &self.levels[id.index()]
     }
 
     /// Nodes, in name order.

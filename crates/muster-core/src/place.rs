@@ -1,10 +1,11 @@
 //! Gang placement: every pod of a workload on a real node, or none.
 //!
 //! Pods are placed in pod-set order, then index order. Each pod goes to the eligible node
-//! that fits it (every requested resource and one `pods` slot within allocatable) with the
-//! highest score; ties go to the lower node id, which is the node name. Placing a pod changes
-//! only that node's score, so a pod set is placed with one scan of its eligible nodes and a
-//! heap: `O(nodes + pods · log nodes)`.
+//! that fits it (every requested resource and one `pods` slot within allocatable, and, on a
+//! node with NUMA zones, the kubelet's topology manager admits it: see [`crate::numa`]) with
+//! the highest score; ties go to the lower node id, which is the node name. Placing a pod
+//! changes only that node's score, so a pod set is placed with one scan of its eligible nodes
+//! and a heap: `O(nodes + pods · log nodes)`.
 //!
 //! Placement writes its allocations into a [`Scratch`]; the caller takes a mark first and
 //! rolls back if any pod set fails, so a gang is whole or absent (Armada's node-database
@@ -14,11 +15,14 @@ use std::cmp::Reverse;
 use std::collections::BinaryHeap;
 
 use crate::ids::{NodeId, NodeSetId};
+use crate::numa::{NumaPlacement, PodNuma, ZoneTake, Zones};
 use crate::quantity::Quantity;
 use crate::resource::{Request, ResourceId};
 use crate::usage::Scratch;
 
-/// How nodes are scored for a pod.
+/// How nodes are scored for a pod: the scoring strategies of the NodeResourceTopologyMatch
+/// plugin, applied to the node's totals (a node's zones decide only whether the pod fits and
+/// where its aligned resources come from, as the kubelet decides it).
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
 pub enum Scoring {
     /// Prefer the node that is fullest after placement (bin-packing, what batch wants):
@@ -26,7 +30,43 @@ pub enum Scoring {
     /// in integers.
     #[default]
     MostAllocated,
+    /// Prefer the emptiest node after placement (spreading): the mean over the requested
+    /// resources of `(allocatable − allocated − request) × 100 / allocatable`.
+    LeastAllocated,
+    /// Prefer the node whose requested resources end up equally used: `100 × (1 − σ)` where
+    /// σ is the standard deviation of the used fractions of the requested resources.
+    BalancedAllocation,
+    /// Prefer the node where the pod's aligned resources span the fewest NUMA zones
+    /// (`100 − 100 × (zones − 1) / 8`; a node without zones, or a pod with nothing aligned,
+    /// counts as one zone); ties are scored as `MostAllocated`.
+    LeastNUMANodes,
 }
+
+impl Scoring {
+    /// The name a Configuration spells.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scoring::MostAllocated => "MostAllocated",
+            Scoring::LeastAllocated => "LeastAllocated",
+            Scoring::BalancedAllocation => "BalancedAllocation",
+            Scoring::LeastNUMANodes => "LeastNUMANodes",
+        }
+    }
+
+    /// The strategy a Configuration spells `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "MostAllocated" => Scoring::MostAllocated,
+            "LeastAllocated" => Scoring::LeastAllocated,
+            "BalancedAllocation" => Scoring::BalancedAllocation,
+            "LeastNUMANodes" => Scoring::LeastNUMANodes,
+            _ => return None,
+        })
+    }
+}
+
+/// The most NUMA zones `LeastNUMANodes` tells apart (the kubelet's limit too).
+const MAX_NUMA_ZONES: i64 = 8;
 
 /// Read-only node capacity, as placement needs it.
 #[derive(Clone, Copy, Debug)]
@@ -37,12 +77,40 @@ pub(crate) struct NodeTables<'a> {
     pub resources: usize,
     /// The `pods` resource.
     pub pods: ResourceId,
+    /// NUMA zones of the nodes that have them.
+    pub zones: &'a Zones,
+    /// Place by node totals only, then judge each pod as the kubelet would and record the
+    /// rejections (what a NUMA-blind scheduler causes).
+    pub numa_blind: bool,
+}
+
+/// A pod set to place: `count` pods, each asking `request` (and `numa` of NUMA zones).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct PodAsk<'a> {
+    /// Each pod's request.
+    pub request: &'a Request,
+    /// Each pod's containers and QoS.
+    pub numa: &'a PodNuma,
+    /// Number of pods.
+    pub count: u32,
+}
+
+/// Where placed pods go: their nodes, and their NUMA zone holdings.
+#[derive(Debug)]
+pub(crate) struct Placed<'a> {
+    /// The node of each pod placed so far (its index is the pod's index in the gang).
+    pub nodes: &'a mut Vec<NodeId>,
+    /// Zone holdings of the pods placed so far.
+    pub numa: &'a mut NumaPlacement,
+    /// Whether some node's totals would have held a pod that its NUMA topology manager
+    /// policy rejected (so "does not fit" was NUMA's doing, at least in part).
+    pub numa_rejected: bool,
 }
 
 impl NodeTables<'_> {
-    /// Whether a pod fits on a node (cheap: comparisons only).
+    /// Whether a pod's request fits a node's totals (cheap: comparisons only).
     #[inline]
-    fn fits(&self, s: &Scratch, node: NodeId, request: &Request) -> bool {
+    fn fits_totals(&self, s: &Scratch, node: NodeId, request: &Request) -> bool {
         let base = node.index() * self.resources;
         let pods_cell = base + self.pods.index();
         if s.node(pods_cell) + Quantity::from_units(1) > self.capacity[pods_cell] {
@@ -54,73 +122,166 @@ impl NodeTables<'_> {
         })
     }
 
-    /// The node's score for a pod that fits.
+    /// The node's score for a pod that fits, given how many NUMA zones it would span there.
     #[inline]
-    fn score(&self, s: &Scratch, node: NodeId, request: &Request, scoring: Scoring) -> i64 {
-        if request.is_empty() {
-            return 0;
-        }
-        let base = node.index() * self.resources;
-        let mut total: i64 = 0;
-        for (r, q) in request.iter() {
-            let cell = base + r.index();
-            let (after, cap) = ((s.node(cell) + q).milli(), self.capacity[cell].milli());
-            match scoring {
-                Scoring::MostAllocated => total += percent(after, cap),
-            }
-        }
-        total / request.len() as i64
-    }
-
-    /// The node's score for a pod, or `None` if the pod does not fit.
-    #[inline]
-    fn fit_score(
+    fn score(
         &self,
         s: &Scratch,
         node: NodeId,
         request: &Request,
         scoring: Scoring,
-    ) -> Option<i64> {
-        self.fits(s, node, request)
-            .then(|| self.score(s, node, request, scoring))
+        zones: usize,
+    ) -> i64 {
+        let base = node.index() * self.resources;
+        let fractions = || {
+            request.iter().map(move |(r, q)| {
+                let cell = base + r.index();
+                ((s.node(cell) + q).milli(), self.capacity[cell].milli())
+            })
+        };
+        let most = || -> i64 {
+            if request.is_empty() {
+                return 0;
+            }
+            let total: i64 = fractions().map(|(after, cap)| percent(after, cap)).sum();
+            total / request.len() as i64
+        };
+        match scoring {
+            Scoring::MostAllocated => most(),
+            Scoring::LeastAllocated => {
+                if request.is_empty() {
+                    return 0;
+                }
+                let total: i64 = fractions()
+                    .map(|(after, cap)| percent((cap - after).max(0), cap))
+                    .sum();
+                total / request.len() as i64
+            }
+            Scoring::BalancedAllocation => {
+                if request.len() < 2 {
+                    return 100;
+                }
+                let f: Vec<f64> = fractions()
+                    .map(|(after, cap)| {
+                        if cap > 0 {
+                            after as f64 / cap as f64
+                        } else {
+                            0.0
+                        }
+                    })
+                    .collect();
+                let mean = f.iter().sum::<f64>() / f.len() as f64;
+                let var = f.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / f.len() as f64;
+                ((1.0 - var.sqrt()) * 100.0) as i64
+            }
+            Scoring::LeastNUMANodes => {
+                let spans = (zones.max(1) as i64).min(MAX_NUMA_ZONES);
+                (100 - 100 * (spans - 1) / MAX_NUMA_ZONES) * 1000 + most()
+            }
+        }
     }
 
-    /// Allocates one pod on a node in `s`.
+    /// The node's score for one pod of `ask`, or `None` if the pod does not fit there
+    /// (setting `numa_rejected` when only the node's NUMA policy stood in the way).
     #[inline]
-    fn allocate(&self, s: &mut Scratch, node: NodeId, request: &Request) {
+    fn fit_score(
+        &self,
+        s: &Scratch,
+        node: NodeId,
+        ask: PodAsk<'_>,
+        scoring: Scoring,
+        numa_rejected: &mut bool,
+    ) -> Option<i64> {
+        if !self.fits_totals(s, node, ask.request) {
+            return None;
+        }
+        let mut zones = 1;
+        if !self.numa_blind && self.zones.has_topology(node) {
+            let plan = PLAN.with_borrow_mut(|plan| {
+                plan.clear();
+                self.zones
+                    .plan(s, node, (ask.request, ask.numa), 0, true, plan)
+                    .then(|| {
+                        let mut z: Vec<_> = plan.iter().map(|t| t.zone).collect();
+                        z.sort();
+                        z.dedup();
+                        z.len()
+                    })
+            });
+            let Some(spans) = plan else {
+                *numa_rejected = true;
+                return None;
+            };
+            zones = spans;
+        }
+        Some(self.score(s, node, ask.request, scoring, zones))
+    }
+
+    /// Allocates one pod on a node in `s`, with its zone holdings.
+    #[inline]
+    fn allocate(&self, s: &mut Scratch, node: NodeId, ask: PodAsk<'_>, out: &mut Placed<'_>) {
+        let pod = out.nodes.len() as u32;
         let base = node.index() * self.resources;
-        for (r, q) in request.iter() {
+        for (r, q) in ask.request.iter() {
             let cell = base + r.index();
             s.set_node(cell, s.node(cell) + q);
         }
         let cell = base + self.pods.index();
         s.set_node(cell, s.node(cell) + Quantity::from_units(1));
+        out.nodes.push(node);
+        if self.zones.has_topology(node) {
+            let start = out.numa.takes.len();
+            if !self.zones.plan(
+                s,
+                node,
+                (ask.request, ask.numa),
+                pod,
+                true,
+                &mut out.numa.takes,
+            ) {
+                // Only a NUMA-blind placement gets here: the kubelet rejects the pod.
+                out.numa.affinity_errors.push(pod);
+                self.zones.plan(
+                    s,
+                    node,
+                    (ask.request, ask.numa),
+                    pod,
+                    false,
+                    &mut out.numa.takes,
+                );
+            }
+            for t in &out.numa.takes[start..] {
+                let cell = self.zones.cell(t.zone, t.resource);
+                s.set_zone(cell, s.zone(cell) + t.amount);
+            }
+        }
     }
 
-    /// Places `count` pods asking `request` on the nodes of `set`, appending each pod's node
-    /// to `out`.
+    /// Places the pods of `ask` on the nodes of `set` (those `allowed` lets through, when
+    /// given), appending each pod's node and zone holdings to `out`.
     ///
     /// Only nodes with room in the request's most selective resource are visited (the node
     /// set's free-capacity index finds them). On failure returns how many pods were placed,
     /// or `None` when `quick_reject` let the index rule the pod set out without counting
-    /// (the nodes together lack the room); allocations made are left in `s` for the caller
-    /// to roll back.
+    /// (the nodes together lack the room); allocations made are left in `s` and `out` for
+    /// the caller to roll back.
     #[allow(clippy::too_many_arguments)]
     pub fn place_pod_set(
         &self,
         s: &mut Scratch,
         set: NodeSetId,
-        request: &Request,
-        count: u32,
+        ask: PodAsk<'_>,
         scoring: Scoring,
         quick_reject: bool,
-        out: &mut Vec<NodeId>,
+        allowed: Option<&dyn Fn(NodeId) -> bool>,
+        out: &mut Placed<'_>,
     ) -> Result<(), Option<u32>> {
         let one_pod = Quantity::from_units(1).milli();
         let idx = s.usage().free_index(set);
         let pods = self.pods.index();
         // Each (resource index, request per pod), the pod slot included.
-        let needs = request
+        let needs = ask
+            .request
             .iter()
             .map(|(r, q)| (r.index(), q.milli()))
             .chain([(pods, one_pod)]);
@@ -132,7 +293,7 @@ impl NodeTables<'_> {
             if max < q {
                 return Err(Some(0));
             }
-            if quick_reject && idx.total_free(r) < q * i128::from(count) {
+            if quick_reject && idx.total_free(r) < q * i128::from(ask.count) {
                 return Err(None);
             }
             if selective.is_none_or(|(_, bq, bmax)| q * bmax > bq * max) {
@@ -144,7 +305,10 @@ impl NodeTables<'_> {
         if let Some((r, q, _)) = selective {
             idx.members_with(r, q as i64, &mut candidates);
         }
-        let result = self.place_on(s, &candidates, request, count, scoring, out);
+        if let Some(allowed) = allowed {
+            candidates.retain(|&n| allowed(n));
+        }
+        let result = self.place_on(s, &candidates, ask, scoring, out);
         CANDIDATES.set(candidates);
         result
     }
@@ -154,16 +318,15 @@ impl NodeTables<'_> {
         &self,
         s: &mut Scratch,
         candidates: &[NodeId],
-        request: &Request,
-        count: u32,
+        ask: PodAsk<'_>,
         scoring: Scoring,
-        out: &mut Vec<NodeId>,
+        out: &mut Placed<'_>,
     ) -> Result<(), Option<u32>> {
-        if count == 1 {
+        if ask.count == 1 {
             // One pod: the best fitting node, no heap.
             let mut best: Option<(i64, NodeId)> = None;
             for &n in candidates {
-                if let Some(score) = self.fit_score(s, n, request, scoring)
+                if let Some(score) = self.fit_score(s, n, ask, scoring, &mut out.numa_rejected)
                     && best.is_none_or(|(b, _)| score > b)
                 {
                     best = Some((score, n));
@@ -172,29 +335,29 @@ impl NodeTables<'_> {
             let Some((_, n)) = best else {
                 return Err(Some(0));
             };
-            self.allocate(s, n, request);
-            out.push(n);
+            self.allocate(s, n, ask, out);
             return Ok(());
         }
         let mut scored = SCORED.with_borrow_mut(std::mem::take);
         scored.clear();
+        let mut numa_rejected = false;
         scored.extend(candidates.iter().filter_map(|&n| {
-            self.fit_score(s, n, request, scoring)
+            self.fit_score(s, n, ask, scoring, &mut numa_rejected)
                 .map(|sc| (sc, Reverse(n)))
         }));
         let mut heap = BinaryHeap::from(scored);
         let mut result = Ok(());
-        for placed in 0..count {
+        for placed in 0..ask.count {
             let Some((_, Reverse(n))) = heap.pop() else {
                 result = Err(Some(placed));
                 break;
             };
-            self.allocate(s, n, request);
-            out.push(n);
-            if let Some(score) = self.fit_score(s, n, request, scoring) {
+            self.allocate(s, n, ask, out);
+            if let Some(score) = self.fit_score(s, n, ask, scoring, &mut numa_rejected) {
                 heap.push((score, Reverse(n)));
             }
         }
+        out.numa_rejected |= numa_rejected;
         SCORED.set(heap.into_vec());
         result
     }
@@ -206,6 +369,7 @@ thread_local! {
     static CANDIDATES: std::cell::RefCell<Vec<NodeId>> = const { std::cell::RefCell::new(Vec::new()) };
     static SCORED: std::cell::RefCell<Vec<(i64, Reverse<NodeId>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
+    static PLAN: std::cell::RefCell<Vec<ZoneTake>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
 /// `part × 100 / whole` for `0 <= part <= whole`, a percentage in `0..=100`, in 64-bit
@@ -251,12 +415,47 @@ mod tests {
         Request::new([(CPU, Quantity::from_units(n))])
     }
 
+    static NO_ZONES: std::sync::LazyLock<Zones> = std::sync::LazyLock::new(Zones::default);
+
     fn tables(cap: &[Quantity]) -> NodeTables<'_> {
         NodeTables {
             capacity: cap,
             resources: 2,
             pods: PODS,
+            zones: &NO_ZONES,
+            numa_blind: false,
         }
+    }
+
+    /// Places `count` pods of `cpus` cpus each on node set 0, most-allocated first.
+    fn place(
+        t: &NodeTables<'_>,
+        s: &mut Scratch,
+        cpus: i64,
+        count: u32,
+        quick_reject: bool,
+        out: &mut Vec<NodeId>,
+    ) -> Result<(), Option<u32>> {
+        let request = cpu(cpus);
+        let numa = PodNuma::default();
+        let mut zones = NumaPlacement::default();
+        t.place_pod_set(
+            s,
+            ALL,
+            PodAsk {
+                request: &request,
+                numa: &numa,
+                count,
+            },
+            Scoring::MostAllocated,
+            quick_reject,
+            None,
+            &mut Placed {
+                nodes: out,
+                numa: &mut zones,
+                numa_rejected: false,
+            },
+        )
     }
 
     #[test]
@@ -265,28 +464,10 @@ mod tests {
         let t = tables(&cap);
         let mut out = Vec::new();
         // 4 cpu on a 4-cpu node scores 100, on an 8-cpu node 50.
-        t.place_pod_set(
-            &mut s,
-            ALL,
-            &cpu(4),
-            1,
-            Scoring::MostAllocated,
-            true,
-            &mut out,
-        )
-        .unwrap();
+        place(&t, &mut s, 4, 1, true, &mut out).unwrap();
         assert_eq!(out, [NodeId(2)]);
         // Two more: node 0 (tie with node 1, lower name) then node 0 again (now fullest).
-        t.place_pod_set(
-            &mut s,
-            ALL,
-            &cpu(2),
-            2,
-            Scoring::MostAllocated,
-            true,
-            &mut out,
-        )
-        .unwrap();
+        place(&t, &mut s, 2, 2, true, &mut out).unwrap();
         assert_eq!(out, [NodeId(2), NodeId(0), NodeId(0)]);
         s.usage().check_indexes().unwrap();
     }
@@ -296,15 +477,7 @@ mod tests {
         let (cap, mut s) = setup(&[(4, 110), (4, 110)]);
         let t = tables(&cap);
         let mut out = Vec::new();
-        let r = t.place_pod_set(
-            &mut s,
-            ALL,
-            &cpu(3),
-            3,
-            Scoring::MostAllocated,
-            false,
-            &mut out,
-        );
+        let r = place(&t, &mut s, 3, 3, false, &mut out);
         assert_eq!(r, Err(Some(2)));
         assert_eq!(out, [NodeId(0), NodeId(1)]);
     }
@@ -314,15 +487,7 @@ mod tests {
         let (cap, mut s) = setup(&[(4, 110), (4, 110)]);
         let t = tables(&cap);
         let mut out = Vec::new();
-        let r = t.place_pod_set(
-            &mut s,
-            ALL,
-            &cpu(3),
-            3,
-            Scoring::MostAllocated,
-            true,
-            &mut out,
-        );
+        let r = place(&t, &mut s, 3, 3, true, &mut out);
         assert_eq!(r, Err(None));
         assert!(out.is_empty());
     }
@@ -332,15 +497,7 @@ mod tests {
         let (cap, mut s) = setup(&[(64, 2)]);
         let t = tables(&cap);
         let mut out = Vec::new();
-        let r = t.place_pod_set(
-            &mut s,
-            ALL,
-            &cpu(1),
-            3,
-            Scoring::MostAllocated,
-            false,
-            &mut out,
-        );
+        let r = place(&t, &mut s, 1, 3, false, &mut out);
         assert_eq!(r, Err(Some(2)), "a node holds at most its allocatable pods");
     }
 
@@ -350,15 +507,7 @@ mod tests {
         let (cap, mut s) = setup(&[(2, 110), (2, 110)]);
         let t = tables(&cap);
         let mut out = Vec::new();
-        let r = t.place_pod_set(
-            &mut s,
-            ALL,
-            &cpu(3),
-            1,
-            Scoring::MostAllocated,
-            true,
-            &mut out,
-        );
+        let r = place(&t, &mut s, 3, 1, true, &mut out);
         assert_eq!(r, Err(Some(0)));
     }
 }

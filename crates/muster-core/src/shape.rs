@@ -13,8 +13,9 @@
 use std::collections::BTreeMap;
 
 use crate::decision::{InadmissibleReason, OptionFailure};
-use crate::ids::{CqId, FlavorId, FrId, NodeId, NodeSetId, ShapeId};
+use crate::ids::{CqId, FlavorId, FrId, LevelId, NodeId, NodeSetId, ShapeId};
 use crate::node::{Labels, Node, Toleration, selector_matches, untolerated};
+use crate::numa::PodNuma;
 use crate::quantity::Quantity;
 use crate::resource::{Request, ResourceId};
 
@@ -50,8 +51,19 @@ pub struct PodSetShape {
     pub node_selector: Labels,
     /// Tolerations.
     pub tolerations: Vec<Toleration>,
+    /// What each pod asks of NUMA zones.
+    pub numa: PodNuma,
     /// Flavor options, most preferred first.
     pub options: Vec<PodSetOption>,
+}
+
+/// A gang's network-topology request, resolved.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopologyAsk {
+    /// The level whose domains the gang is packed into.
+    pub level: LevelId,
+    /// Whether one domain is required (else preferred).
+    pub required: bool,
 }
 
 /// A distinct gang: its ClusterQueue and pod sets, with precomputed options.
@@ -61,20 +73,31 @@ pub struct Shape {
     pub cq: CqId,
     /// Pod sets, in order.
     pub pod_sets: Vec<PodSetShape>,
+    /// Its network-topology request.
+    pub topology: Option<TopologyAsk>,
     /// A structural problem that makes the shape Inadmissible whatever the cluster holds.
     pub problem: Option<InadmissibleReason>,
 }
 
-/// What makes two shapes the same: the queue and, per pod set, the count, the request, the
-/// node selector, the tolerations and the names of requested resources the model does not know.
+/// What makes two shapes the same: the queue, the topology request and each pod set's key.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
 pub(crate) struct ShapeKey {
     pub cq: CqId,
+    pub topology: Option<TopologyAsk>,
     pub pod_sets: Vec<PodSetKey>,
 }
 
-/// Count, request, node selector, tolerations, unknown resource names.
-pub(crate) type PodSetKey = (u32, Request, Labels, Vec<Toleration>, Vec<String>);
+/// What makes two pod sets the same.
+#[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]
+pub(crate) struct PodSetKey {
+    pub count: u32,
+    pub request: Request,
+    pub selector: Labels,
+    pub tolerations: Vec<Toleration>,
+    pub numa: PodNuma,
+    /// Names of requested resources the model does not know.
+    pub unknown: Vec<String>,
+}
 
 /// What makes two node sets the same.
 #[derive(Clone, Debug, PartialEq, Eq, PartialOrd, Ord)]

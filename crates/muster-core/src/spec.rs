@@ -21,6 +21,8 @@ pub struct NodeSpec {
     pub taints: Vec<Taint>,
     /// Allocatable capacity by resource name; `pods` defaults to 110 when absent.
     pub allocatable: BTreeMap<String, Quantity>,
+    /// Its NUMA zones and topology manager settings (its NodeResourceTopology), if known.
+    pub topology: Option<crate::numa::NodeTopologySpec>,
 }
 
 /// A ResourceFlavor: a class of nodes that quota is counted against.
@@ -209,6 +211,29 @@ pub struct ClusterSpec {
     /// Resource names workloads may request that appear nowhere else (so that a workload
     /// asking for them is judged, not rejected as unknown).
     pub extra_resources: Vec<String>,
+    /// Network-topology levels, widest first; empty means any level `L` a workload names is
+    /// the node label `topology.muster.dev/L` (`hostname`: `kubernetes.io/hostname`).
+    pub topology_levels: Vec<TopologyLevelSpec>,
+}
+
+/// A level of the network topology: a name workloads use and the node label that holds each
+/// node's domain at that level.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TopologyLevelSpec {
+    /// The level's name, e.g. `rack`.
+    pub name: String,
+    /// The node label whose values are the level's domains, e.g. `topology.muster.dev/rack`.
+    pub node_label: String,
+}
+
+/// A workload's request to keep its gang within one domain of a network-topology level.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct TopologyRequestSpec {
+    /// The level's name, e.g. `rack`.
+    pub level: String,
+    /// Whether the gang must be in one domain (it waits otherwise) or only prefers it (it
+    /// then spans as few domains as it can).
+    pub required: bool,
 }
 
 /// A group of identical pods of one workload.
@@ -224,6 +249,14 @@ pub struct PodSetSpec {
     pub node_selector: Labels,
     /// The pods' tolerations.
     pub tolerations: Vec<Toleration>,
+    /// Each app container's request, by resource name (empty: one container asking
+    /// `request`); NUMA alignment with container scope uses them.
+    pub containers: Vec<BTreeMap<String, Quantity>>,
+    /// Each init container's request, by resource name.
+    pub init_containers: Vec<BTreeMap<String, Quantity>>,
+    /// Whether the pods are of Guaranteed QoS (every container's cpu and memory limits set
+    /// and equal to its requests), which the kubelet aligns cpu and memory for.
+    pub guaranteed: bool,
 }
 
 /// A workload to schedule: a gang of pod sets queued in one ClusterQueue.
@@ -241,4 +274,6 @@ pub struct WorkloadSpec {
     pub pod_sets: Vec<PodSetSpec>,
     /// Its declared runtime limit (`activeDeadlineSeconds`), if any.
     pub runtime_limit: Option<Duration>,
+    /// Its network-topology request, if any.
+    pub topology: Option<TopologyRequestSpec>,
 }

@@ -288,6 +288,7 @@ pub fn workload(name: &str) -> WorkloadBuilder {
                 ..PodSetSpec::default()
             }],
             runtime_limit: None,
+            topology: None,
         },
     }
 }

@@ -124,6 +124,8 @@ pub struct Usage {
     pub(crate) node_alloc: Vec<Quantity>,
     /// `quota[quota_node * frs + fr]`.
     pub(crate) quota: Vec<Quantity>,
+    /// `zone_alloc[zone * resources + resource]`: what pods hold in each NUMA zone.
+    pub(crate) zone_alloc: Vec<Quantity>,
     capacity: Arc<[Quantity]>,
     resources: usize,
     sets: Vec<FreeIndex>,
@@ -145,6 +147,7 @@ impl Usage {
         Usage {
             node_alloc: vec![Quantity::ZERO; capacity.len()],
             quota: vec![Quantity::ZERO; quota_cells],
+            zone_alloc: Vec::new(),
             capacity,
             resources,
             sets: Vec::new(),
@@ -156,10 +159,21 @@ impl Usage {
     /// The same cluster with nothing allocated and no quota used (same node sets).
     pub fn empty_like(&self) -> Self {
         let mut empty = Usage::new(self.capacity.clone(), self.resources, self.quota.len());
+        empty.zone_alloc = vec![Quantity::ZERO; self.zone_alloc.len()];
         for set in &self.sets {
             empty.add_set(set.members.clone());
         }
         empty
+    }
+
+    /// What pods hold in each NUMA zone cell (`zone * resources + resource`).
+    pub fn zone_alloc(&self) -> &[Quantity] {
+        &self.zone_alloc
+    }
+
+    /// Makes room for `cells` NUMA zone cells, nothing held.
+    pub(crate) fn set_zone_cells(&mut self, cells: usize) {
+        self.zone_alloc = vec![Quantity::ZERO; cells];
     }
 
     /// Indexes a new node set; its id is the number of sets indexed before it.
@@ -210,6 +224,7 @@ impl Usage {
 enum Undo {
     Node(u32, Quantity),
     Quota(u32, Quantity),
+    Zone(u32, Quantity),
 }
 
 /// A [`Usage`] being changed, with a journal that can undo changes back to a mark.
@@ -260,6 +275,20 @@ impl Scratch {
         self.usage.quota[i]
     }
 
+    /// What pods hold of zone cell `i`.
+    #[inline]
+    pub fn zone(&self, i: usize) -> Quantity {
+        self.usage.zone_alloc[i]
+    }
+
+    /// Sets zone cell `i`, remembering its old value.
+    #[inline]
+    pub fn set_zone(&mut self, i: usize, v: Quantity) {
+        self.journal
+            .push(Undo::Zone(i as u32, self.usage.zone_alloc[i]));
+        self.usage.zone_alloc[i] = v;
+    }
+
     /// Sets node cell `i`, remembering its old value.
     #[inline]
     pub fn set_node(&mut self, i: usize, v: Quantity) {
@@ -291,6 +320,7 @@ impl Scratch {
                     self.usage.node_changed(i as usize);
                 }
                 Some(Undo::Quota(i, v)) => self.usage.quota[i as usize] = v,
+                Some(Undo::Zone(i, v)) => self.usage.zone_alloc[i as usize] = v,
                 None => break,
             }
         }

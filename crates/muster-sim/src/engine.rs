@@ -166,8 +166,26 @@ pub struct Summary {
     pub lost_to_preemption: LostWork,
     /// Admissions that were backfilled (started ahead of a Backfill queue's reserved head).
     pub backfilled: u64,
+    /// NUMA placement, when some node has a NodeResourceTopology.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numa: Option<NumaSummary>,
     /// Wall-clock seconds the run took (the only field that differs between runs).
     pub wall_seconds: f64,
+}
+
+/// What NUMA-aware placement did, or what NUMA-blind placement would cost.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct NumaSummary {
+    /// `aware` (Muster's placement) or `blind` (`--numa-blind`: by node totals only).
+    pub mode: &'static str,
+    /// Pods placed on nodes with a NodeResourceTopology.
+    pub pods_on_topology_nodes: u64,
+    /// Pods the node's kubelet would reject with a Topology Affinity Error (always 0 in
+    /// `aware` mode).
+    pub topology_affinity_errors: u64,
+    /// Admissions with at least one such pod.
+    pub admissions_with_errors: u64,
 }
 
 /// What a simulation produced besides its events.
@@ -241,6 +259,8 @@ struct Sim<'a> {
     preemptions_by_reason: Vec<BTreeMap<PreemptionReason, u64>>,
     /// Backfilled admissions per ClusterQueue.
     backfilled_by_cq: Vec<u64>,
+    /// NUMA counts, when some node has zones.
+    numa: Option<NumaSummary>,
     /// The `cpu` and `nvidia.com/gpu` resources, when the model knows them.
     cpu: Option<ResourceId>,
     gpu: Option<ResourceId>,
@@ -306,6 +326,13 @@ impl<'a> Sim<'a> {
         if scenario.fair_sharing.is_some() {
             profile.fair_sharing = scenario.fair_sharing.clone();
         }
+        if scenario.scoring != muster_core::place::Scoring::default() {
+            profile.scoring = scenario.scoring;
+        }
+        let numa = (!model.zones().is_empty()).then(|| NumaSummary {
+            mode: if profile.numa_blind { "blind" } else { "aware" },
+            ..NumaSummary::default()
+        });
         Sim {
             scenario,
             options,
@@ -325,6 +352,7 @@ impl<'a> Sim<'a> {
             preemptions: 0,
             preemptions_by_reason: vec![BTreeMap::new(); cqs],
             backfilled_by_cq: vec![0; cqs],
+            numa,
             cpu,
             gpu,
             lost_cpu: 0,
@@ -516,12 +544,18 @@ impl<'a> Sim<'a> {
                 let shape = self.model.shape_of(a.workload);
                 let mut pods = Vec::with_capacity(a.placements.len());
                 let mut k = 0;
+                let zones = self.model.zones();
                 for (pi, ps) in shape.pod_sets.iter().enumerate() {
                     for index in 0..ps.count {
+                        let node = a.placements[k];
+                        let held = a.numa.zones_of(k as u32);
                         pods.push(PodRecord {
                             pod_set: names[pi].clone(),
                             index,
-                            node: self.model.nodes()[a.placements[k].index()].name.clone(),
+                            node: self.model.nodes()[node.index()].name.clone(),
+                            numa_zones: (zones.has_topology(node) && !held.is_empty())
+                                .then(|| held.iter().map(|z| zones.name(*z).to_string()).collect()),
+                            topology_affinity_error: a.numa.affinity_errors.contains(&(k as u32)),
                         });
                         k += 1;
                     }
@@ -583,6 +617,16 @@ impl<'a> Sim<'a> {
                 self.charge_usage(w, 1);
                 if a.backfilled {
                     self.backfilled_by_cq[self.model.workload(w).cq.index()] += 1;
+                }
+                if let Some(numa) = &mut self.numa {
+                    let zones = self.model.zones();
+                    numa.pods_on_topology_nodes += a
+                        .placements
+                        .iter()
+                        .filter(|&&n| zones.has_topology(n))
+                        .count() as u64;
+                    numa.topology_affinity_errors += a.numa.affinity_errors.len() as u64;
+                    numa.admissions_with_errors += u64::from(!a.numa.affinity_errors.is_empty());
                 }
             }
             Decision::Preempt { victims, .. } => {
@@ -687,6 +731,7 @@ impl<'a> Sim<'a> {
             }
         }
         summary.wait_seconds = Distribution::of_millis(&waits);
+        summary.numa = self.numa.clone();
         for (col, name) in self.timeline.resources.iter().enumerate() {
             let cap = self.capacity[col];
             if cap > 0 && makespan_ms > 0 {

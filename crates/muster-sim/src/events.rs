@@ -33,6 +33,14 @@ pub struct PodRecord {
     pub index: u32,
     /// Node name.
     pub node: String,
+    /// The NUMA zones its aligned resources come from, where the node has a
+    /// NodeResourceTopology and the pod holds zone resources.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub numa_zones: Option<Vec<String>>,
+    /// NUMA-blind placement only: the node's kubelet would reject this pod with a Topology
+    /// Affinity Error.
+    #[serde(skip_serializing_if = "std::ops::Not::not")]
+    pub topology_affinity_error: bool,
 }
 
 /// One line of `events.jsonl`.

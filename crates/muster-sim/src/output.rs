@@ -116,6 +116,22 @@ pub fn summary_table(outcome: &Outcome) -> String {
     if s.backfilled > 0 {
         let _ = writeln!(out, "backfilled {} admissions", s.backfilled);
     }
+    if let Some(numa) = &s.numa {
+        let _ = match numa.mode {
+            "blind" => writeln!(
+                out,
+                "NUMA-blind: {} of {} pods on NUMA nodes would fail with Topology Affinity Error ({} admissions)",
+                numa.topology_affinity_errors,
+                numa.pods_on_topology_nodes,
+                numa.admissions_with_errors
+            ),
+            _ => writeln!(
+                out,
+                "NUMA-aware: {} pods placed on NUMA nodes, every one aligned as its kubelet requires",
+                numa.pods_on_topology_nodes
+            ),
+        };
+    }
     let width = s
         .cluster_queues
         .keys()

@@ -284,6 +284,19 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
         }
         html.push_str("</div>");
     }
+    if let Some(numa) = &s.numa {
+        let _ = write!(
+            html,
+            r#"<div class="kpi" style="margin-top:1rem"><div><b>{}</b>pods on NUMA nodes ({})</div><div><b>{}</b>Topology Affinity Errors</div></div>"#,
+            numa.pods_on_topology_nodes,
+            if numa.mode == "blind" {
+                "NUMA-blind placement"
+            } else {
+                "NUMA-aware placement"
+            },
+            numa.topology_affinity_errors
+        );
+    }
 
     html.push_str(
         "<h2>Utilization</h2><table><tr><th>resource</th><th>time-weighted utilization</th></tr>",

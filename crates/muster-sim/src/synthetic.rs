@@ -79,6 +79,7 @@ pub fn scenario(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> Scena
             labels: labels(if gpu { "gpu" } else { "cpu" }),
             taints: Vec::new(),
             allocatable,
+            topology: None,
         });
     }
     for pool in ["cpu", "gpu"] {
@@ -171,8 +172,10 @@ pub fn scenario(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> Scena
                     request,
                     node_selector: Labels::new(),
                     tolerations: Vec::new(),
+                    ..PodSetSpec::default()
                 }],
                 runtime_limit: None,
+                topology: None,
             },
             kind: "Job",
             submit_after: Duration::from_secs(rng.range(0, span_s)),

@@ -116,6 +116,7 @@ fn case() -> impl Strategy<Value = Case> {
                 labels: labels(pool),
                 taints: vec![],
                 allocatable,
+                topology: None,
             });
         }
         for p in 0..2 {
@@ -237,8 +238,10 @@ fn case() -> impl Strategy<Value = Case> {
                         request,
                         node_selector: selector.map(labels).unwrap_or_default(),
                         tolerations: vec![],
+                        ..PodSetSpec::default()
                     }],
                     runtime_limit: limited.then(|| Duration::from_secs(duration)),
+                    topology: None,
                 },
                 kind: "Job",
                 submit_after: Duration::from_secs(submit),
@@ -320,9 +323,188 @@ fn backfill_case() -> impl Strategy<Value = Case> {
     })
 }
 
+/// Nodes with NUMA zones (2–4 zones of cpu and GPUs, each node with its own policy and
+/// scope) in two racks, and one ClusterQueue with in-queue preemption whose gangs of
+/// Guaranteed or Burstable pods, of one or two containers, may ask to be packed in one rack.
+fn numa_case() -> impl Strategy<Value = Case> {
+    let nodes = prop::collection::vec(
+        (
+            2..=4usize,
+            1..=8i64,
+            0..=2i64,
+            0..4usize,
+            any::<bool>(),
+            any::<bool>(),
+        ),
+        1..=6,
+    );
+    let workloads = prop::collection::vec(
+        (
+            1..=4u32,      // pods
+            1..=12i64,     // cpu halves per container
+            0..=2i64,      // gpus per pod
+            1..=2usize,    // containers
+            any::<bool>(), // Guaranteed
+            0..3usize,     // no topology request, rack required, rack preferred
+            0..3i32,       // priority
+            0..60i64,      // submit
+            1..50i64,      // duration
+        ),
+        1..=20,
+    );
+    (nodes, workloads).prop_map(|(nodes, workloads)| {
+        let mut cluster = ClusterSpec::default();
+        for (i, (zones, cpu_per_zone, gpu_per_zone, policy, pod_scope, topo)) in
+            nodes.into_iter().enumerate()
+        {
+            let z = zones as i64;
+            let mut allocatable = std::collections::BTreeMap::new();
+            allocatable.insert("cpu".to_string(), Quantity::from_units(cpu_per_zone * z));
+            allocatable.insert(
+                "nvidia.com/gpu".to_string(),
+                Quantity::from_units(gpu_per_zone * z),
+            );
+            allocatable.insert(
+                "memory".to_string(),
+                Quantity::from_units((cpu_per_zone << 30) * z),
+            );
+            let policy = [
+                muster_core::numa::TopologyPolicy::None,
+                muster_core::numa::TopologyPolicy::BestEffort,
+                muster_core::numa::TopologyPolicy::Restricted,
+                muster_core::numa::TopologyPolicy::SingleNumaNode,
+            ][policy];
+            let topology = topo.then(|| muster_core::numa::NodeTopologySpec {
+                policy,
+                scope: if pod_scope {
+                    muster_core::numa::TopologyScope::Pod
+                } else {
+                    muster_core::numa::TopologyScope::Container
+                },
+                zones: (0..zones)
+                    .map(|zi| muster_core::numa::ZoneSpec {
+                        name: format!("node-{zi}"),
+                        allocatable: [
+                            ("cpu".to_string(), Quantity::from_units(cpu_per_zone)),
+                            (
+                                "nvidia.com/gpu".to_string(),
+                                Quantity::from_units(gpu_per_zone),
+                            ),
+                            (
+                                "memory".to_string(),
+                                Quantity::from_units(cpu_per_zone << 30),
+                            ),
+                        ]
+                        .into(),
+                    })
+                    .collect(),
+            });
+            cluster.nodes.push(NodeSpec {
+                name: format!("n{i}"),
+                labels: [(
+                    "topology.muster.dev/rack".to_string(),
+                    format!("r{}", i % 2),
+                )]
+                .into(),
+                allocatable,
+                topology,
+                ..NodeSpec::default()
+            });
+        }
+        cluster.flavors.push(FlavorSpec {
+            name: "f".into(),
+            ..FlavorSpec::default()
+        });
+        let quota = |name: &str| ResourceQuotaSpec {
+            name: name.into(),
+            nominal: Quantity::from_units(1 << 50),
+            ..ResourceQuotaSpec::default()
+        };
+        cluster.cluster_queues.push(ClusterQueueSpec {
+            name: "q".into(),
+            resource_groups: vec![ResourceGroupSpec {
+                covered_resources: vec!["cpu".into(), "memory".into(), "nvidia.com/gpu".into()],
+                flavors: vec![FlavorQuotaSpec {
+                    name: "f".into(),
+                    resources: vec![quota("cpu"), quota("memory"), quota("nvidia.com/gpu")],
+                }],
+            }],
+            preemption: PreemptionSpec {
+                within_cluster_queue: WithinClusterQueue::LowerPriority,
+                ..PreemptionSpec::default()
+            },
+            ..ClusterQueueSpec::default()
+        });
+        let mut scenario = Scenario {
+            cluster,
+            ..Scenario::default()
+        };
+        for (i, (pods, cpu_half, gpus, containers, guaranteed, topo, priority, submit, duration)) in
+            workloads.into_iter().enumerate()
+        {
+            let container: std::collections::BTreeMap<String, Quantity> = [
+                ("cpu".to_string(), cpu(cpu_half * 500)),
+                ("memory".to_string(), Quantity::from_units(cpu_half << 29)),
+            ]
+            .into();
+            let mut containers = vec![container; containers];
+            if gpus > 0 {
+                containers[0].insert("nvidia.com/gpu".to_string(), Quantity::from_units(gpus));
+            }
+            let mut request = std::collections::BTreeMap::new();
+            for c in &containers {
+                for (k, v) in c {
+                    *request.entry(k.clone()).or_insert(Quantity::ZERO) += *v;
+                }
+            }
+            scenario.workloads.push(ScenarioWorkload {
+                spec: WorkloadSpec {
+                    namespace: "ns".into(),
+                    name: format!("w{i:02}"),
+                    cluster_queue: "q".into(),
+                    priority,
+                    pod_sets: vec![PodSetSpec {
+                        name: "main".into(),
+                        count: pods,
+                        request,
+                        containers,
+                        guaranteed,
+                        ..PodSetSpec::default()
+                    }],
+                    topology: [
+                        None,
+                        Some(TopologyRequestSpec {
+                            level: "rack".into(),
+                            required: true,
+                        }),
+                        Some(TopologyRequestSpec {
+                            level: "rack".into(),
+                            required: false,
+                        }),
+                    ][topo]
+                        .clone(),
+                    ..WorkloadSpec::default()
+                },
+                kind: "Job",
+                submit_after: Duration::from_secs(submit),
+                duration: Duration::from_secs(duration),
+            });
+        }
+        Case { scenario }
+    })
+}
+
 fn run(scenario: &Scenario) -> (String, muster_sim::Summary) {
+    run_with(scenario, false)
+}
+
+fn run_with(scenario: &Scenario, numa_blind: bool) -> (String, muster_sim::Summary) {
     let options = Options {
         check_invariants: true,
+        profile: muster_core::Profile {
+            numa_blind,
+            ..muster_core::Profile::default()
+        },
         ..Options::default()
     };
     let mut sink = JsonLines(Vec::new());
@@ -378,4 +560,89 @@ proptest! {
         let (c, _) = run(&shuffled);
         prop_assert_eq!(&a, &c);
     }
+}
+
+/// With NUMA zones (every policy, both scopes, racks required or preferred): no zone ever
+/// holds more than its allocatable (the invariants, checked after every cycle), every
+/// admissible gang finishes, a single-numa-node pod-scope pod takes one zone, a gang that
+/// requires a rack is in one rack, and NUMA-aware placement causes no Topology Affinity
+/// Error. NUMA-blind placement keeps the invariants too.
+#[test]
+fn numa_zones_are_never_overcommitted() {
+    let aligned = std::sync::atomic::AtomicU64::new(0);
+    let errors_blind = std::sync::atomic::AtomicU64::new(0);
+    let mut runner = proptest::test_runner::TestRunner::new(ProptestConfig {
+        cases: 300,
+        ..ProptestConfig::default()
+    });
+    let result = runner.run(&numa_case(), |case| {
+        let (events, summary) = run(&case.scenario);
+        prop_assert_eq!(
+            summary.finished + summary.inadmissible,
+            summary.workloads,
+            "{}",
+            events
+        );
+        let numa = summary.numa.clone().unwrap_or_default();
+        prop_assert_eq!(numa.topology_affinity_errors, 0);
+        let nodes: std::collections::BTreeMap<&str, &NodeSpec> = case
+            .scenario
+            .cluster
+            .nodes
+            .iter()
+            .map(|n| (n.name.as_str(), n))
+            .collect();
+        for line in events.lines().filter(|l| l.contains("\"Admitted\"")) {
+            let e: serde_json::Value = serde_json::from_str(line).unwrap();
+            let key = e["workload"].as_str().unwrap();
+            let w = case
+                .scenario
+                .workloads
+                .iter()
+                .find(|w| key.ends_with(&w.spec.name))
+                .unwrap();
+            let mut racks = std::collections::BTreeSet::new();
+            for pod in e["pods"].as_array().unwrap() {
+                let node = nodes[pod["node"].as_str().unwrap()];
+                racks.insert(node.labels["topology.muster.dev/rack"].clone());
+                if let Some(t) = &node.topology
+                    && t.policy == muster_core::numa::TopologyPolicy::SingleNumaNode
+                    && t.scope == muster_core::numa::TopologyScope::Pod
+                    && let Some(z) = pod.get("numaZones")
+                {
+                    prop_assert_eq!(z.as_array().unwrap().len(), 1, "{}", line);
+                }
+            }
+            if w.spec.topology.as_ref().is_some_and(|t| t.required) {
+                prop_assert_eq!(racks.len(), 1, "{}", line);
+            }
+        }
+        let (blind_events, blind) = run_with(&case.scenario, true);
+        prop_assert_eq!(
+            blind.finished + blind.inadmissible,
+            blind.workloads,
+            "{}",
+            blind_events
+        );
+        aligned.fetch_add(
+            events.matches("numaZones").count() as u64,
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        errors_blind.fetch_add(
+            blind.numa.map_or(0, |n| n.topology_affinity_errors),
+            std::sync::atomic::Ordering::Relaxed,
+        );
+        Ok(())
+    });
+    if let Err(e) = result {
+        panic!("{e}");
+    }
+    // The cases must exercise alignment, and blind placement must hit the kubelet's rule.
+    let aligned = aligned.into_inner();
+    let errors_blind = errors_blind.into_inner();
+    assert!(aligned > 500, "only {aligned} aligned pods in all cases");
+    assert!(
+        errors_blind > 10,
+        "only {errors_blind} Topology Affinity Errors when blind"
+    );
 }

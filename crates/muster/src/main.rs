@@ -79,6 +79,11 @@ enum Command {
         /// Print nothing on success (no summary table, no progress bar).
         #[arg(long)]
         quiet: bool,
+        /// Place pods by node totals only, as a NUMA-blind scheduler (kube-scheduler without
+        /// the NodeResourceTopology plugin) does, and count the pods each node's kubelet
+        /// would then reject with a Topology Affinity Error (summary.json `numa`).
+        #[arg(long)]
+        numa_blind: bool,
     },
     /// Check input files without simulating: the same parsing and the same errors.
     Validate {
@@ -196,6 +201,7 @@ fn controller_profile(path: &std::path::Path) -> anyhow::Result<muster_core::Pro
     }
     Ok(muster_core::Profile {
         fair_sharing: scenario.fair_sharing,
+        scoring: scenario.scoring,
         ..muster_core::Profile::default()
     })
 }
@@ -285,12 +291,21 @@ fn main() -> ExitCode {
             seed: _,
             until,
             quiet,
+            numa_blind,
         } => {
             let scenario = match load(&paths) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            match simulate(&scenario, &paths, &out, until, quiet) {
+            let options = Options {
+                until,
+                profile: muster_core::Profile {
+                    numa_blind,
+                    ..muster_core::Profile::default()
+                },
+                ..Options::default()
+            };
+            match simulate(&scenario, &paths, &out, options, quiet) {
                 Ok(()) => ExitCode::SUCCESS,
                 Err(e) => {
                     eprintln!("error: {e:#}");
@@ -411,13 +426,9 @@ fn simulate(
     scenario: &Scenario,
     paths: &[PathBuf],
     out: &std::path::Path,
-    until: Option<muster_core::Duration>,
+    options: Options,
     quiet: bool,
 ) -> anyhow::Result<()> {
-    let options = Options {
-        until,
-        ..Options::default()
-    };
     let title = paths
         .iter()
         .map(|p| p.display().to_string())

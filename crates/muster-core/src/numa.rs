@@ -1,0 +1,535 @@
+//! NUMA zones: the kubelet's topology manager, restated, so that a pod goes only where the
+//! kubelet would admit it, and the zones' usage is counted as the kubelet would allocate it.
+//!
+//! A node with a NodeResourceTopology has zones (NUMA nodes), each with allocatable amounts
+//! of some resources, and a topology manager policy and scope. A pod's *aligned* resources on
+//! such a node are those it requests that the node's zones report, except that cpu, memory
+//! and hugepages are aligned only for Guaranteed pods (the CPU and memory managers give hints
+//! only for them; the device manager gives hints for every pod) — the rule of the
+//! NodeResourceTopologyMatch filter. The unit of alignment is each container (scope
+//! `container`; init containers are checked but hold nothing afterwards) or the whole pod
+//! (scope `pod`, its effective request).
+//!
+//! Per policy, for one unit:
+//! - `single-numa-node`: the lowest-numbered zone that holds every aligned resource, or the
+//!   pod is rejected (Topology Affinity Error).
+//! - `restricted`: the kubelet admits only a *preferred* merged hint. A resource's hint (a set
+//!   of zones with enough free) is preferred when it has as few zones as the resource could
+//!   ever need on this node (by the zones' allocatable); the merged hint is the intersection
+//!   of one hint per resource and must not be empty. So some zone `z` must, for every aligned
+//!   resource, be part of a preferred hint: `z` plus the `k - 1` other zones with the most
+//!   free hold the request, `k` being that resource's minimum. The lowest such `z` is chosen;
+//!   each resource is taken from `z` first, then from those other zones.
+//! - `best-effort`: as `restricted` when a preferred hint exists; otherwise admitted anyway,
+//!   taking from the lowest-numbered zones first.
+//! - `none`: admitted; taken from the lowest-numbered zones first.
+//!
+//! What a zone gives never exceeds its free amount, so no zone's usage exceeds its
+//! allocatable; under `best-effort` and `none` an unaligned remainder is held at node level
+//! only (the node's totals were checked by placement).
+
+use std::collections::BTreeMap;
+
+use crate::ids::{NodeId, ZoneId};
+use crate::quantity::Quantity;
+use crate::resource::{Request, ResourceId, ResourceTable};
+use crate::usage::Scratch;
+
+/// The kubelet's topology manager policy (`--topology-manager-policy`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TopologyPolicy {
+    /// No alignment; never rejects.
+    #[default]
+    None,
+    /// Aligns where it can; never rejects.
+    BestEffort,
+    /// Rejects a pod whose resources cannot come from a preferred (narrowest) set of zones.
+    Restricted,
+    /// Rejects a pod whose aligned resources cannot all come from one zone.
+    SingleNumaNode,
+}
+
+impl TopologyPolicy {
+    /// The kubelet's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopologyPolicy::None => "none",
+            TopologyPolicy::BestEffort => "best-effort",
+            TopologyPolicy::Restricted => "restricted",
+            TopologyPolicy::SingleNumaNode => "single-numa-node",
+        }
+    }
+
+    /// The policy the kubelet spells `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "none" => TopologyPolicy::None,
+            "best-effort" => TopologyPolicy::BestEffort,
+            "restricted" => TopologyPolicy::Restricted,
+            "single-numa-node" => TopologyPolicy::SingleNumaNode,
+            _ => return None,
+        })
+    }
+}
+
+/// The kubelet's topology manager scope (`--topology-manager-scope`).
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TopologyScope {
+    /// Each container is aligned on its own.
+    #[default]
+    Container,
+    /// The whole pod is aligned as one.
+    Pod,
+}
+
+impl TopologyScope {
+    /// The kubelet's spelling.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TopologyScope::Container => "container",
+            TopologyScope::Pod => "pod",
+        }
+    }
+
+    /// The scope the kubelet spells `name`.
+    pub fn parse(name: &str) -> Option<Self> {
+        Some(match name {
+            "container" => TopologyScope::Container,
+            "pod" => TopologyScope::Pod,
+            _ => return None,
+        })
+    }
+}
+
+/// One NUMA zone of a node as a NodeResourceTopology reports it.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ZoneSpec {
+    /// Zone name, e.g. `node-0`.
+    pub name: String,
+    /// Allocatable amount of each resource the zone reports.
+    pub allocatable: BTreeMap<String, Quantity>,
+}
+
+/// A node's NUMA topology: its zones and its kubelet's topology manager settings.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeTopologySpec {
+    /// Topology manager policy.
+    pub policy: TopologyPolicy,
+    /// Topology manager scope.
+    pub scope: TopologyScope,
+    /// The zones (any order; they are numbered by the number their name ends with).
+    pub zones: Vec<ZoneSpec>,
+}
+
+/// What a pod asks of NUMA zones: its QoS and its containers' requests.
+#[derive(Clone, Debug, Default, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct PodNuma {
+    /// Whether the pod is of Guaranteed QoS (cpu and memory aligned too).
+    pub guaranteed: bool,
+    /// Each app container's request; empty means one container asking the pod's request.
+    pub containers: Vec<Request>,
+    /// Each init container's request.
+    pub init_containers: Vec<Request>,
+}
+
+/// An amount of a resource a pod holds in a zone.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub struct ZoneTake {
+    /// The pod's index within its workload (pod sets in order, then pod index).
+    pub pod: u32,
+    /// The zone.
+    pub zone: ZoneId,
+    /// The resource.
+    pub resource: ResourceId,
+    /// How much.
+    pub amount: Quantity,
+}
+
+/// Where the pods of one admission hold zone resources, and which of them the kubelet would
+/// have rejected (only in NUMA-blind placement).
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NumaPlacement {
+    /// Zone holdings, by pod.
+    pub takes: Vec<ZoneTake>,
+    /// Pods (by index) the kubelet would have rejected with a Topology Affinity Error.
+    pub affinity_errors: Vec<u32>,
+}
+
+impl NumaPlacement {
+    /// The zones pod `pod` holds resources in, lowest first.
+    pub fn zones_of(&self, pod: u32) -> Vec<ZoneId> {
+        let mut zones: Vec<ZoneId> = self
+            .takes
+            .iter()
+            .filter(|t| t.pod == pod)
+            .map(|t| t.zone)
+            .collect();
+        zones.sort();
+        zones.dedup();
+        zones
+    }
+}
+
+/// The zones of every node with a topology, with their capacity.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Zones {
+    resources: usize,
+    /// Per node: first zone and number of zones (0: no topology).
+    node_zones: Vec<(u32, u32)>,
+    /// Per node: policy and scope.
+    settings: Vec<(TopologyPolicy, TopologyScope)>,
+    names: Vec<String>,
+    /// `capacity[zone * resources + resource]`.
+    capacity: Vec<Quantity>,
+    /// `reported[node * resources + resource]`: some zone of the node reports the resource.
+    reported: Vec<bool>,
+    /// Per resource: cpu, memory or hugepages (aligned only for Guaranteed pods).
+    native: Vec<bool>,
+}
+
+/// Why a node's zones cannot be built.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ZoneError {
+    /// The node.
+    pub node: String,
+    /// What is wrong.
+    pub message: String,
+}
+
+/// The number a zone name ends with (`node-1` → 1), for ordering zones as the kubelet
+/// numbers NUMA nodes.
+fn zone_number(name: &str) -> Option<u64> {
+    let digits = name.len() - name.trim_end_matches(|c: char| c.is_ascii_digit()).len();
+    name[name.len() - digits..].parse().ok()
+}
+
+impl Zones {
+    /// Zones of `nodes` (in node id order; `None` for a node without a topology).
+    pub fn build(
+        nodes: &[(&str, Option<&NodeTopologySpec>)],
+        resources: &ResourceTable,
+    ) -> Result<Zones, ZoneError> {
+        let r_count = resources.len();
+        let mut z = Zones {
+            resources: r_count,
+            node_zones: Vec::with_capacity(nodes.len()),
+            settings: Vec::with_capacity(nodes.len()),
+            names: Vec::new(),
+            capacity: Vec::new(),
+            reported: vec![false; nodes.len() * r_count],
+            native: resources
+                .ids()
+                .map(|r| {
+                    let n = resources.name(r);
+                    n == "cpu" || n == "memory" || n.starts_with("hugepages-")
+                })
+                .collect(),
+        };
+        for (ni, (node, topo)) in nodes.iter().enumerate() {
+            let first = z.names.len() as u32;
+            let Some(topo) = topo else {
+                z.node_zones.push((first, 0));
+                z.settings.push(Default::default());
+                continue;
+            };
+            let mut zones: Vec<&ZoneSpec> = topo.zones.iter().collect();
+            zones.sort_by(|a, b| {
+                (zone_number(&a.name), &a.name).cmp(&(zone_number(&b.name), &b.name))
+            });
+            for pair in zones.windows(2) {
+                if pair[0].name == pair[1].name {
+                    return Err(ZoneError {
+                        node: node.to_string(),
+                        message: format!("zone {:?} appears twice", pair[0].name),
+                    });
+                }
+            }
+            for zone in &zones {
+                z.names.push(zone.name.clone());
+                let base = z.capacity.len();
+                z.capacity.resize(base + r_count, Quantity::ZERO);
+                for (name, q) in &zone.allocatable {
+                    if let Some(r) = resources.id(name)
+                        && r != resources.pods()
+                    {
+                        z.capacity[base + r.index()] = *q;
+                        z.reported[ni * r_count + r.index()] = true;
+                    }
+                }
+            }
+            z.node_zones.push((first, zones.len() as u32));
+            z.settings.push((topo.policy, topo.scope));
+        }
+        Ok(z)
+    }
+
+    /// Whether no node has a topology.
+    pub fn is_empty(&self) -> bool {
+        self.names.is_empty()
+    }
+
+    /// Number of usage cells the zones need (zones × resources).
+    pub fn cells(&self) -> usize {
+        self.capacity.len()
+    }
+
+    /// The zones of a node, lowest-numbered first (empty without a topology).
+    pub fn of_node(&self, node: NodeId) -> impl Iterator<Item = ZoneId> + use<> {
+        let (first, count) = self.node_zones.get(node.index()).copied().unwrap_or((0, 0));
+        (first..first + count).map(ZoneId)
+    }
+
+    /// Whether a node has a topology.
+    pub fn has_topology(&self, node: NodeId) -> bool {
+        self.node_zones
+            .get(node.index())
+            .is_some_and(|&(_, count)| count > 0)
+    }
+
+    /// A zone's name.
+    pub fn name(&self, zone: ZoneId) -> &str {
+        &self.names[zone.index()]
+    }
+
+    /// A zone's allocatable amount of a resource.
+    pub fn capacity(&self, zone: ZoneId, r: ResourceId) -> Quantity {
+        self.capacity[zone.index() * self.resources + r.index()]
+    }
+
+    /// The usage cell of (zone, resource).
+    pub fn cell(&self, zone: ZoneId, r: ResourceId) -> usize {
+        zone.index() * self.resources + r.index()
+    }
+
+    /// A node's topology manager policy and scope.
+    pub fn settings(&self, node: NodeId) -> (TopologyPolicy, TopologyScope) {
+        self.settings[node.index()]
+    }
+
+    /// Whether `r` is aligned on `node` for a pod of this QoS.
+    fn aligned(&self, node: NodeId, r: ResourceId, guaranteed: bool) -> bool {
+        self.reported[node.index() * self.resources + r.index()]
+            && (guaranteed || !self.native[r.index()])
+    }
+
+    /// Decides where a pod's aligned resources come from on `node`, as the node's kubelet
+    /// would, and appends the holdings to `out` (pod index `pod`). Returns `false`, with
+    /// `out` unchanged, when the kubelet would reject the pod; with `judge` false the pod is
+    /// never rejected: what alignment cannot give is taken from the lowest zones first (a
+    /// NUMA-blind scheduler's pod, which the kubelet then judges).
+    pub(crate) fn plan(
+        &self,
+        s: &Scratch,
+        node: NodeId,
+        (pod_request, numa): (&Request, &PodNuma),
+        pod: u32,
+        judge: bool,
+        out: &mut Vec<ZoneTake>,
+    ) -> bool {
+        if !self.has_topology(node) {
+            return true;
+        }
+        let (policy, scope) = self.settings(node);
+        let (first, count) = self.node_zones[node.index()];
+        let zones = count as usize;
+        // The aligned resources this pod asks for anywhere, and their free amount per zone.
+        let mut rs: Vec<ResourceId> = Vec::new();
+        let units: &[Request] = match scope {
+            TopologyScope::Container if !numa.containers.is_empty() => &numa.containers,
+            _ => std::slice::from_ref(pod_request),
+        };
+        let inits: &[Request] = match scope {
+            TopologyScope::Container => &numa.init_containers,
+            TopologyScope::Pod => &[],
+        };
+        for unit in units.iter().chain(inits) {
+            for (r, _) in unit.iter() {
+                if self.aligned(node, r, numa.guaranteed) && !rs.contains(&r) {
+                    rs.push(r);
+                }
+            }
+        }
+        if rs.is_empty() {
+            return true;
+        }
+        rs.sort();
+        let j_count = rs.len();
+        let mut free = vec![0i128; zones * j_count];
+        let mut cap = vec![0i128; zones * j_count];
+        for z in 0..zones {
+            let zone = ZoneId(first + z as u32);
+            for (j, &r) in rs.iter().enumerate() {
+                let c = self.cell(zone, r);
+                cap[z * j_count + j] = self.capacity[c].milli();
+                free[z * j_count + j] = (self.capacity[c] - s.zone(c)).milli().max(0);
+            }
+        }
+        let need_of =
+            |unit: &Request| -> Vec<i128> { rs.iter().map(|&r| unit.get(r).milli()).collect() };
+        let aligner = Aligner {
+            zones,
+            j_count,
+            cap: &cap,
+        };
+        let start = out.len();
+        let rejects = judge
+            && matches!(
+                policy,
+                TopologyPolicy::Restricted | TopologyPolicy::SingleNumaNode
+            );
+        // Init containers run first and one at a time: each must be alignable on its own.
+        if rejects {
+            for init in inits {
+                let need = need_of(init);
+                let mut scratch = free.clone();
+                if aligner
+                    .align(policy, &mut scratch, &need, &mut Vec::new())
+                    .is_none()
+                {
+                    return false;
+                }
+            }
+        }
+        let mut taken: Vec<(usize, usize, i128)> = Vec::new();
+        for unit in units {
+            let need = need_of(unit);
+            let ok = aligner.align(policy, &mut free, &need, &mut taken);
+            if ok.is_none() {
+                if rejects {
+                    return false;
+                }
+                aligner.fill(&mut free, &need, &mut taken);
+            }
+        }
+        for (z, j, amount) in taken {
+            let t = ZoneTake {
+                pod,
+                zone: ZoneId(first + z as u32),
+                resource: rs[j],
+                amount: Quantity::from_milli(amount),
+            };
+            match out[start..]
+                .iter_mut()
+                .find(|o| o.zone == t.zone && o.resource == t.resource)
+            {
+                Some(o) => o.amount += t.amount,
+                None => out.push(t),
+            }
+        }
+        out[start..].sort();
+        true
+    }
+}
+
+/// One node's zones as one plan sees them: `zones` × `j_count` tables of milli-units.
+struct Aligner<'a> {
+    zones: usize,
+    j_count: usize,
+    cap: &'a [i128],
+}
+
+impl Aligner<'_> {
+    /// Aligns one unit asking `need` (per resource) under `policy`, taking from `free` and
+    /// recording (zone, resource, amount) in `taken`; `None` when the policy gives no
+    /// alignment (the caller rejects or fills).
+    fn align(
+        &self,
+        policy: TopologyPolicy,
+        free: &mut [i128],
+        need: &[i128],
+        taken: &mut Vec<(usize, usize, i128)>,
+    ) -> Option<()> {
+        if need.iter().all(|&n| n == 0) {
+            return Some(());
+        }
+        match policy {
+            TopologyPolicy::None => None,
+            TopologyPolicy::SingleNumaNode => {
+                let z = (0..self.zones).find(|&z| {
+                    (0..self.j_count).all(|j| need[j] == 0 || free[z * self.j_count + j] >= need[j])
+                })?;
+                for (j, &n) in need.iter().enumerate() {
+                    if n > 0 {
+                        free[z * self.j_count + j] -= n;
+                        taken.push((z, j, n));
+                    }
+                }
+                Some(())
+            }
+            TopologyPolicy::Restricted | TopologyPolicy::BestEffort => {
+                let mut picks: Vec<Vec<usize>> = Vec::with_capacity(self.j_count);
+                'zone: for z in 0..self.zones {
+                    picks.clear();
+                    for (j, &n) in need.iter().enumerate() {
+                        if n == 0 {
+                            picks.push(Vec::new());
+                            continue;
+                        }
+                        let k = self.min_zones(j, n)?;
+                        let mut others: Vec<usize> = (0..self.zones).filter(|&o| o != z).collect();
+                        others.sort_by_key(|&o| (std::cmp::Reverse(free[o * self.j_count + j]), o));
+                        others.truncate(k - 1);
+                        let held: i128 = free[z * self.j_count + j]
+                            + others
+                                .iter()
+                                .map(|&o| free[o * self.j_count + j])
+                                .sum::<i128>();
+                        if held < n {
+                            continue 'zone;
+                        }
+                        picks.push(std::iter::once(z).chain(others).collect());
+                    }
+                    for (j, &n) in need.iter().enumerate() {
+                        let mut left = n;
+                        for &zz in &picks[j] {
+                            let cell = zz * self.j_count + j;
+                            let give = left.min(free[cell]);
+                            if give > 0 {
+                                free[cell] -= give;
+                                taken.push((zz, j, give));
+                                left -= give;
+                            }
+                        }
+                    }
+                    return Some(());
+                }
+                None
+            }
+        }
+    }
+
+    /// The fewest zones whose allocatable together holds `n` of resource `j`, if any.
+    fn min_zones(&self, j: usize, n: i128) -> Option<usize> {
+        let mut caps: Vec<i128> = (0..self.zones)
+            .map(|z| self.cap[z * self.j_count + j])
+            .collect();
+        caps.sort_unstable_by(|a, b| b.cmp(a));
+        let mut sum = 0;
+        for (i, c) in caps.into_iter().enumerate() {
+            sum += c;
+            if sum >= n {
+                return Some(i + 1);
+            }
+        }
+        None
+    }
+
+    /// Takes what `need` asks from the lowest zones first, never more than is free.
+    fn fill(&self, free: &mut [i128], need: &[i128], taken: &mut Vec<(usize, usize, i128)>) {
+        for (j, &n) in need.iter().enumerate() {
+            let mut left = n;
+            for z in 0..self.zones {
+                if left == 0 {
+                    break;
+                }
+                let cell = z * self.j_count + j;
+                let give = left.min(free[cell]);
+                if give > 0 {
+                    free[cell] -= give;
+                    taken.push((z, j, give));
+                    left -= give;
+                }
+            }
+        }
+    }
+}
