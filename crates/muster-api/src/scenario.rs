@@ -263,14 +263,9 @@ impl Builder {
             .collect();
         let mut topologies: BTreeMap<String, NodeTopologySpec> = BTreeMap::new();
         for o in of("NodeResourceTopology") {
-            if let Some(t) = self.topology(o, &node_names)
-                && topologies.insert(o.name.clone(), t).is_some()
-            {
-                let e = o.error(
-                    &name_path(),
-                    format!("a second NodeResourceTopology for node {:?}", o.name),
-                );
-                self.errors.push(e);
+            // Two objects of one name are rejected with the other duplicates.
+            if let Some(t) = self.topology(o, &node_names) {
+                topologies.insert(o.name.clone(), t);
             }
         }
         for n in &mut self.scenario.cluster.nodes {

@@ -408,3 +408,149 @@ spec:
     );
     assert_eq!(live.rejected.len(), 3);
 }
+
+const NRT: &str = r#"apiVersion: topology.node.k8s.io/v1alpha2
+kind: NodeResourceTopology
+metadata:
+  name: n1
+attributes:
+- {name: topologyManagerPolicy, value: single-numa-node}
+- {name: topologyManagerScope, value: pod}
+zones:
+- name: node-1
+  type: Node
+  resources:
+  - {name: cpu, capacity: "4", allocatable: "4", available: "2"}
+  - {name: memory, capacity: 16Gi}
+- name: node-0
+  type: Node
+  resources:
+  - {name: cpu, capacity: "4", allocatable: "4"}
+- name: socket-0
+  type: Socket
+"#;
+
+#[test]
+fn a_node_resource_topology_gives_its_node_zones_policy_and_scope() {
+    use muster_core::numa::{TopologyPolicy, TopologyScope};
+    let s = scenario_from_str("cluster.yaml", &with(NRT)).expect("valid");
+    let t = s.cluster.nodes[0]
+        .topology
+        .as_ref()
+        .expect("attached to n1");
+    assert_eq!(t.policy, TopologyPolicy::SingleNumaNode);
+    assert_eq!(t.scope, TopologyScope::Pod);
+    let names: Vec<&str> = t.zones.iter().map(|z| z.name.as_str()).collect();
+    assert_eq!(names, ["node-1", "node-0"], "only zones of type Node");
+    let cpu = muster_core::Quantity::from_units(4);
+    assert_eq!(
+        t.zones[0].allocatable["cpu"], cpu,
+        "allocatable, not available"
+    );
+    assert_eq!(
+        t.zones[0].allocatable["memory"],
+        "16Gi".parse().unwrap(),
+        "capacity when allocatable is absent"
+    );
+    // The v1alpha1 policy list is read too.
+    let old = NRT.replace(
+        "attributes:\n- {name: topologyManagerPolicy, value: single-numa-node}\n- {name: topologyManagerScope, value: pod}\n",
+        "topologyPolicies: [SingleNUMANodeContainerLevel]\n",
+    );
+    let s = scenario_from_str("cluster.yaml", &with(&old)).expect("valid");
+    let t = s.cluster.nodes[0].topology.as_ref().unwrap();
+    assert_eq!(
+        (t.policy, t.scope),
+        (TopologyPolicy::SingleNumaNode, TopologyScope::Container)
+    );
+}
+
+#[test]
+fn bad_node_resource_topologies_are_named_precisely() {
+    let e = one_error(&with(&NRT.replace("single-numa-node}", "strict}")));
+    assert!(
+        e.contains("NodeResourceTopology \"n1\": attributes[0].value: unknown value \"strict\""),
+        "{e}"
+    );
+    let e = one_error(&with(&NRT.replace("name: n1\n", "name: n9\n")));
+    assert!(e.contains("no Node named \"n9\""), "{e}");
+    let e = one_error(&with(&NRT.replace("- name: node-0\n", "- name: node-1\n")));
+    assert!(
+        e.contains("zones[1].name: zone \"node-1\" is listed twice"),
+        "{e}"
+    );
+    let e = one_error(&with(&NRT.replace(
+        "{name: cpu, capacity: \"4\", allocatable: \"4\"}",
+        "{name: cpu}",
+    )));
+    assert!(
+        e.contains("zones[1].resources[0].allocatable: required"),
+        "{e}"
+    );
+    let e = one_error(&with(&NRT.replace(
+        "allocatable: \"4\", available",
+        "allocatable: \"-4\", available",
+    )));
+    assert!(e.contains("zones[0].resources[0].allocatable"), "{e}");
+    let twice = with(NRT) + "---\n" + NRT;
+    let e = one_error(&twice);
+    assert!(
+        e.contains("NodeResourceTopology \"n1\" is defined twice"),
+        "{e}"
+    );
+}
+
+#[test]
+fn scoring_strategy_and_topology_levels_come_from_the_configuration() {
+    let config = "apiVersion: muster.dev/v1alpha1\nkind: Configuration\nmetadata:\n  name: c\n\
+                  spec:\n  scoringStrategy: LeastNUMANodes\n  topologyLevels:\n  \
+                  - {name: block, nodeLabel: example.com/block}\n  - {name: rack, nodeLabel: example.com/rack}\n";
+    let job = JOB.replace(
+        "    muster.dev/sim-duration: 1h\n",
+        "    muster.dev/sim-duration: 1h\n    muster.dev/topology-required: rack\n",
+    );
+    let s = scenario_from_str("cluster.yaml", &(with(config) + "---\n" + &job)).expect("valid");
+    assert_eq!(s.scoring, muster_core::place::Scoring::LeastNUMANodes);
+    assert_eq!(s.cluster.topology_levels.len(), 2);
+    assert_eq!(s.cluster.topology_levels[1].node_label, "example.com/rack");
+    let t = s.workloads[0].spec.topology.as_ref().expect("read");
+    assert!(t.required);
+    assert_eq!(t.level, "rack");
+
+    let e = one_error(&with(&config.replace("LeastNUMANodes", "Packed")));
+    assert!(
+        e.contains("spec.scoringStrategy: unknown value \"Packed\""),
+        "{e}"
+    );
+    let unknown = job.replace("topology-required: rack", "topology-required: pod");
+    let e = one_error(&(with(config) + "---\n" + &unknown));
+    assert!(
+        e.contains("metadata.annotations[muster.dev/topology-required]: unknown topology level \"pod\" (the Configuration defines block, rack)"),
+        "{e}"
+    );
+    let both = job.replace(
+        "muster.dev/topology-required: rack\n",
+        "muster.dev/topology-required: rack\n    muster.dev/topology-preferred: block\n",
+    );
+    let e = one_error(&(with(config) + "---\n" + &both));
+    assert!(e.contains("not both"), "{e}");
+}
+
+#[test]
+fn pods_carry_their_containers_and_qos() {
+    let job = JOB.replace(
+        "          requests: {cpu: \"2\", memory: 4Gi}\n",
+        "          requests: {cpu: \"2\", memory: 4Gi}\n          limits: {cpu: \"2\", memory: 4Gi}\n      \
+         - name: side\n        resources:\n          limits: {cpu: \"1\", memory: 1Gi}\n",
+    );
+    let s = scenario_from_str("cluster.yaml", &with(&job)).expect("valid");
+    let ps = &s.workloads[0].spec.pod_sets[0];
+    assert!(ps.guaranteed, "limits everywhere, requests equal to them");
+    assert_eq!(ps.containers.len(), 2);
+    assert_eq!(ps.request["cpu"], muster_core::Quantity::from_units(3));
+    let s = scenario_from_str("cluster.yaml", &with(JOB)).expect("valid");
+    assert!(
+        !s.workloads[0].spec.pod_sets[0].guaranteed,
+        "requests without limits: Burstable"
+    );
+}

@@ -533,3 +533,239 @@ impl Aligner<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::usage::Usage;
+
+    /// One node with zones of (cpu, gpu) each, under `policy` and `scope`.
+    struct Fixture {
+        table: ResourceTable,
+        zones: Zones,
+        s: Scratch,
+    }
+
+    fn fixture(policy: TopologyPolicy, scope: TopologyScope, zones: &[(i64, i64)]) -> Fixture {
+        let table = ResourceTable::new(["cpu", "memory", "nvidia.com/gpu"]);
+        let topo = NodeTopologySpec {
+            policy,
+            scope,
+            zones: zones
+                .iter()
+                .enumerate()
+                .rev() // any order: zones are numbered by name
+                .map(|(i, &(cpu, gpu))| ZoneSpec {
+                    name: format!("node-{i}"),
+                    allocatable: [
+                        ("cpu".to_string(), Quantity::from_units(cpu)),
+                        ("nvidia.com/gpu".to_string(), Quantity::from_units(gpu)),
+                    ]
+                    .into(),
+                })
+                .collect(),
+        };
+        let zones = Zones::build(&[("n", Some(&topo))], &table).unwrap();
+        let mut usage = Usage::new(vec![Quantity::ZERO; table.len()].into(), table.len(), 0);
+        usage.set_zone_cells(zones.cells());
+        Fixture {
+            table,
+            zones,
+            s: Scratch::new(usage),
+        }
+    }
+
+    impl Fixture {
+        fn request(&self, cpu: i64, gpu: i64) -> Request {
+            let (c, g) = (
+                self.table.id("cpu").unwrap(),
+                self.table.id("nvidia.com/gpu").unwrap(),
+            );
+            Request::new([
+                (c, Quantity::from_units(cpu)),
+                (g, Quantity::from_units(gpu)),
+            ])
+        }
+
+        /// Plans a pod of these containers and applies it; the zones it took, by name, or
+        /// `None` when rejected.
+        fn place(&mut self, containers: &[(i64, i64)], guaranteed: bool) -> Option<Vec<String>> {
+            let containers: Vec<Request> = containers
+                .iter()
+                .map(|&(c, g)| self.request(c, g))
+                .collect();
+            let pod = containers.iter().fold(self.request(0, 0), |acc, c| {
+                Request::new(acc.iter().chain(c.iter()))
+            });
+            let numa = PodNuma {
+                guaranteed,
+                containers,
+                init_containers: Vec::new(),
+            };
+            let mut out = Vec::new();
+            if !self
+                .zones
+                .plan(&self.s, NodeId(0), (&pod, &numa), 0, true, &mut out)
+            {
+                return None;
+            }
+            for t in &out {
+                let cell = self.zones.cell(t.zone, t.resource);
+                self.s.set_zone(cell, self.s.zone(cell) + t.amount);
+            }
+            let mut names: Vec<String> = out
+                .iter()
+                .map(|t| self.zones.name(t.zone).to_string())
+                .collect();
+            names.dedup();
+            Some(names)
+        }
+    }
+
+    fn zones(names: &[&str]) -> Option<Vec<String>> {
+        Some(names.iter().map(|s| s.to_string()).collect())
+    }
+
+    #[test]
+    fn single_numa_node_takes_the_lowest_zone_that_fits_or_rejects() {
+        use TopologyPolicy::SingleNumaNode;
+        let mut f = fixture(SingleNumaNode, TopologyScope::Pod, &[(4, 2), (4, 2)]);
+        assert_eq!(f.place(&[(3, 1)], true), zones(&["node-0"]));
+        assert_eq!(f.place(&[(3, 1)], true), zones(&["node-1"]));
+        // 2 cpu free in total, 1 in each zone.
+        assert_eq!(f.place(&[(2, 0)], true), None);
+        assert_eq!(f.place(&[(1, 1)], true), zones(&["node-0"]));
+    }
+
+    #[test]
+    fn container_scope_aligns_each_container_and_pod_scope_the_whole_pod() {
+        use TopologyPolicy::SingleNumaNode;
+        let mut c = fixture(SingleNumaNode, TopologyScope::Container, &[(4, 0), (4, 0)]);
+        assert_eq!(
+            c.place(&[(3, 0), (3, 0)], true),
+            zones(&["node-0", "node-1"])
+        );
+        let mut p = fixture(SingleNumaNode, TopologyScope::Pod, &[(4, 0), (4, 0)]);
+        assert_eq!(p.place(&[(3, 0), (3, 0)], true), None);
+        assert_eq!(p.place(&[(2, 0), (2, 0)], true), zones(&["node-0"]));
+    }
+
+    #[test]
+    fn cpu_is_aligned_only_for_guaranteed_pods_and_devices_always() {
+        let mut f = fixture(
+            TopologyPolicy::SingleNumaNode,
+            TopologyScope::Pod,
+            &[(4, 2), (4, 2)],
+        );
+        // Burstable: 6 cpu come from the shared pool; the GPU is aligned.
+        assert_eq!(f.place(&[(6, 1)], false), zones(&["node-0"]));
+        assert_eq!(f.place(&[(6, 0)], false), Some(vec![]));
+        // The zones' cpu is untouched: a Guaranteed 4-cpu pod still fits node-0.
+        assert_eq!(f.place(&[(4, 0)], true), zones(&["node-0"]));
+        // Three GPUs fit no zone, whatever the QoS.
+        assert_eq!(f.place(&[(0, 3)], false), None);
+    }
+
+    #[test]
+    fn restricted_admits_only_the_narrowest_hints() {
+        let mut f = fixture(
+            TopologyPolicy::Restricted,
+            TopologyScope::Pod,
+            &[(4, 0), (4, 0)],
+        );
+        // 6 cpu need two zones at least: spanning both is preferred (taken from the lower
+        // zone first).
+        assert_eq!(f.place(&[(6, 0)], true), zones(&["node-0", "node-1"]));
+        assert_eq!(f.place(&[(2, 0)], true), zones(&["node-1"]));
+        let mut f = fixture(
+            TopologyPolicy::Restricted,
+            TopologyScope::Pod,
+            &[(4, 0), (4, 0)],
+        );
+        assert_eq!(f.place(&[(3, 0)], true), zones(&["node-0"]));
+        assert_eq!(f.place(&[(3, 0)], true), zones(&["node-1"]));
+        // 1 cpu left in each zone. 2 cpu would fit one empty zone, so a two-zone hint is
+        // not preferred: rejected.
+        assert_eq!(f.place(&[(2, 0)], true), None);
+        assert_eq!(f.place(&[(1, 0)], true), zones(&["node-0"]));
+    }
+
+    #[test]
+    fn best_effort_aligns_when_it_can_and_never_rejects() {
+        let mut f = fixture(
+            TopologyPolicy::BestEffort,
+            TopologyScope::Pod,
+            &[(4, 0), (4, 0)],
+        );
+        assert_eq!(f.place(&[(3, 0)], true), zones(&["node-0"]));
+        assert_eq!(f.place(&[(3, 0)], true), zones(&["node-1"]));
+        // 2 cpu: no zone has 2, so no preferred hint; admitted, taken from both.
+        assert_eq!(f.place(&[(2, 0)], true), zones(&["node-0", "node-1"]));
+        // Nothing left in any zone: admitted, no zone gives more than it has.
+        assert_eq!(f.place(&[(2, 0)], true), Some(vec![]));
+    }
+
+    #[test]
+    fn none_takes_the_lowest_zones_first_and_never_rejects() {
+        let mut f = fixture(TopologyPolicy::None, TopologyScope::Pod, &[(4, 0), (4, 0)]);
+        assert_eq!(f.place(&[(3, 0)], true), zones(&["node-0"]));
+        assert_eq!(f.place(&[(3, 0)], true), zones(&["node-0", "node-1"]));
+        assert_eq!(f.place(&[(2, 0)], true), zones(&["node-1"]));
+        assert_eq!(f.place(&[(2, 0)], true), Some(vec![]));
+        let cpu = f.table.id("cpu").unwrap();
+        for z in f.zones.of_node(NodeId(0)) {
+            assert_eq!(f.s.zone(f.zones.cell(z, cpu)), f.zones.capacity(z, cpu));
+        }
+    }
+
+    #[test]
+    fn init_containers_must_each_be_alignable_under_container_scope() {
+        let f = fixture(
+            TopologyPolicy::SingleNumaNode,
+            TopologyScope::Container,
+            &[(4, 0), (4, 0)],
+        );
+        let pod = f.request(5, 0);
+        let numa = PodNuma {
+            guaranteed: true,
+            containers: vec![f.request(1, 0)],
+            init_containers: vec![f.request(5, 0)],
+        };
+        let mut out = Vec::new();
+        assert!(
+            !f.zones
+                .plan(&f.s, NodeId(0), (&pod, &numa), 0, true, &mut out)
+        );
+        // Judging off (a NUMA-blind placement): taken all the same, app containers only.
+        assert!(
+            f.zones
+                .plan(&f.s, NodeId(0), (&pod, &numa), 0, false, &mut out)
+        );
+        assert_eq!(out.len(), 1);
+        assert_eq!(out[0].amount, Quantity::from_units(1));
+    }
+
+    #[test]
+    fn zones_are_numbered_by_the_number_in_their_name() {
+        let table = ResourceTable::new(["cpu"]);
+        let topo = NodeTopologySpec {
+            zones: ["node-10", "node-2", "node-1"]
+                .iter()
+                .map(|n| ZoneSpec {
+                    name: n.to_string(),
+                    ..ZoneSpec::default()
+                })
+                .collect(),
+            ..NodeTopologySpec::default()
+        };
+        let zones = Zones::build(&[("n", None), ("m", Some(&topo))], &table).unwrap();
+        let names: Vec<&str> = zones.of_node(NodeId(1)).map(|z| zones.name(z)).collect();
+        assert_eq!(names, ["node-1", "node-2", "node-10"]);
+        assert!(!zones.has_topology(NodeId(0)));
+        let twice = NodeTopologySpec {
+            zones: vec![ZoneSpec::default(), ZoneSpec::default()],
+            ..NodeTopologySpec::default()
+        };
+        assert!(Zones::build(&[("n", Some(&twice))], &table).is_err());
+    }
+}

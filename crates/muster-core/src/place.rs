@@ -510,4 +510,67 @@ mod tests {
         let r = place(&t, &mut s, 3, 1, true, &mut out);
         assert_eq!(r, Err(Some(0)));
     }
+
+    #[test]
+    fn least_allocated_spreads_where_most_allocated_packs() {
+        let (cap, s) = setup(&[(8, 110), (4, 110)]);
+        let t = tables(&cap);
+        let r = cpu(2);
+        // After 2 cpu: node 0 is 25% used, node 1 50%.
+        assert_eq!(t.score(&s, NodeId(0), &r, Scoring::MostAllocated, 1), 25);
+        assert_eq!(t.score(&s, NodeId(1), &r, Scoring::MostAllocated, 1), 50);
+        assert_eq!(t.score(&s, NodeId(0), &r, Scoring::LeastAllocated, 1), 75);
+        assert_eq!(t.score(&s, NodeId(1), &r, Scoring::LeastAllocated, 1), 50);
+    }
+
+    #[test]
+    fn balanced_allocation_prefers_equal_fractions_and_least_numa_nodes_fewer_zones() {
+        // Two nodes of (cpu, memory, pods): 8 cpu/8 units, and 8 cpu/32 units.
+        let cap: Arc<[Quantity]> = [8, 8, 110, 8, 32, 110]
+            .iter()
+            .map(|&q| Quantity::from_units(q))
+            .collect();
+        let s = Scratch::new(Usage::new(cap.clone(), 3, 0));
+        let t = NodeTables {
+            capacity: &cap,
+            resources: 3,
+            pods: ResourceId(2),
+            zones: &NO_ZONES,
+            numa_blind: false,
+        };
+        let r = Request::new([
+            (ResourceId(0), Quantity::from_units(4)),
+            (ResourceId(1), Quantity::from_units(4)),
+        ]);
+        // Node 0 ends 50%/50% (σ 0), node 1 50%/12.5% (σ 0.1875).
+        assert_eq!(
+            t.score(&s, NodeId(0), &r, Scoring::BalancedAllocation, 1),
+            100
+        );
+        assert_eq!(
+            t.score(&s, NodeId(1), &r, Scoring::BalancedAllocation, 1),
+            81
+        );
+        // Fewer zones always beat more, whatever the packing.
+        let one = t.score(&s, NodeId(1), &r, Scoring::LeastNUMANodes, 1);
+        let two = t.score(&s, NodeId(0), &r, Scoring::LeastNUMANodes, 2);
+        assert!(one > two, "{one} <= {two}");
+        assert!(
+            t.score(&s, NodeId(0), &r, Scoring::LeastNUMANodes, 1) > one,
+            "ties go to the fuller node"
+        );
+    }
+
+    #[test]
+    fn strategies_parse_their_names() {
+        for s in [
+            Scoring::MostAllocated,
+            Scoring::LeastAllocated,
+            Scoring::BalancedAllocation,
+            Scoring::LeastNUMANodes,
+        ] {
+            assert_eq!(Scoring::parse(s.as_str()), Some(s));
+        }
+        assert_eq!(Scoring::parse("mostallocated"), None);
+    }
 }

@@ -18,6 +18,7 @@ use k8s_openapi::api::core::v1::{
 };
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, OwnerReference};
 use muster_api::objects::{PodSet, Workload, WorkloadSpec};
+use muster_api::scenario::{TOPOLOGY_PREFERRED, TOPOLOGY_REQUIRED};
 use serde_json::{Value, json};
 
 use crate::names::{JOB_NAME_LABEL, JOB_UID_LABEL, QUEUE_LABEL};
@@ -61,6 +62,15 @@ pub fn workload_for_job(job: &Job) -> Option<Workload> {
         .spec
         .as_ref()
         .and_then(|s| s.priority_class_name.clone());
+    // The Job's network-topology request travels with its Workload.
+    let annotations: BTreeMap<String, String> = job
+        .metadata
+        .annotations
+        .iter()
+        .flatten()
+        .filter(|(k, _)| [TOPOLOGY_REQUIRED, TOPOLOGY_PREFERRED].contains(&k.as_str()))
+        .map(|(k, v)| (k.clone(), v.clone()))
+        .collect();
     Some(Workload {
         metadata: ObjectMeta {
             name: Some(workload_name(&name)),
@@ -77,6 +87,7 @@ pub fn workload_for_job(job: &Job) -> Option<Workload> {
                 controller: Some(true),
                 block_owner_deletion: Some(true),
             }]),
+            annotations: (!annotations.is_empty()).then_some(annotations),
             ..ObjectMeta::default()
         },
         spec: WorkloadSpec {
@@ -291,7 +302,8 @@ mod tests {
     fn queued_job() -> Job {
         job(json!({
             "metadata": {"name": "train", "namespace": "ml", "uid": "u-1",
-                         "labels": {"muster.dev/queue-name": "team"}},
+                         "labels": {"muster.dev/queue-name": "team"},
+                         "annotations": {"muster.dev/topology-required": "rack", "other": "x"}},
             "spec": {"parallelism": 4, "completions": 3, "suspend": true, "activeDeadlineSeconds": 600,
                      "template": {"spec": {"priorityClassName": "high",
                                            "nodeSelector": {"zone": "a"},
@@ -313,6 +325,14 @@ mod tests {
             "completions below parallelism"
         );
         assert_eq!(owner_job_uid(&w), Some("u-1"));
+        assert_eq!(
+            w.metadata.annotations,
+            Some(BTreeMap::from([(
+                "muster.dev/topology-required".to_string(),
+                "rack".to_string()
+            )])),
+            "the topology request goes along, other annotations do not"
+        );
         let mut unlabelled = queued_job();
         unlabelled.metadata.labels = None;
         assert!(workload_for_job(&unlabelled).is_none());
