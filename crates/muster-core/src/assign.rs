@@ -12,7 +12,7 @@
 use crate::decision::{Admission, NodeFitFailure, OptionFailure, PendingReason};
 use crate::ids::{FrId, NodeId, NodeSetId, QuotaNodeId, WorkloadId};
 use crate::model::Model;
-use crate::numa::NumaPlacement;
+use crate::numa::{NumaPlacement, PodNuma};
 use crate::place::{NodeTables, Placed, PodAsk, Scoring};
 use crate::quantity::Quantity;
 use crate::resource::{Request, ResourceId};
@@ -65,22 +65,37 @@ pub const MAX_NODE_MEMO: usize = 64;
 /// smaller request in any resource): a node holds at least as many of the smaller pods, and
 /// greedy placement of identical pods fails only when the nodes together cannot hold them.
 /// So while usage only grows (admissions), a look-alike that is at least as big fails
-/// without a scan. The memo must be cleared when usage shrinks (a preemption).
+/// without a scan. With NUMA zones, where a pod's containers and QoS matter too, only a pod
+/// set asking exactly the same of each pod is bounded (placement is deterministic, so its
+/// first pods go where the failed set's did). The memo must be cleared when usage shrinks
+/// (a preemption).
 #[derive(Clone, Debug, Default)]
 pub(crate) struct NodeMemo {
-    entries: Vec<(NodeSetId, Request, u32)>,
+    entries: Vec<(NodeSetId, Request, u32, Option<PodNuma>)>,
 }
 
 impl NodeMemo {
-    fn dominated(&self, set: NodeSetId, request: &Request, count: u32) -> bool {
-        self.entries.iter().any(|(s, r, k)| {
-            *s == set && count >= *k && r.iter().all(|(res, q)| request.get(res) >= q)
+    fn dominated(
+        &self,
+        set: NodeSetId,
+        request: &Request,
+        count: u32,
+        numa: Option<&PodNuma>,
+    ) -> bool {
+        self.entries.iter().any(|(s, r, k, n)| {
+            *s == set
+                && count >= *k
+                && match numa {
+                    None => r.iter().all(|(res, q)| request.get(res) >= q),
+                    Some(numa) => r == request && n.as_ref() == Some(numa),
+                }
         })
     }
 
-    fn insert(&mut self, set: NodeSetId, request: &Request, count: u32) {
-        if self.entries.len() < MAX_NODE_MEMO && !self.dominated(set, request, count) {
-            self.entries.push((set, request.clone(), count));
+    fn insert(&mut self, set: NodeSetId, request: &Request, count: u32, numa: Option<&PodNuma>) {
+        if self.entries.len() < MAX_NODE_MEMO && !self.dominated(set, request, count, numa) {
+            self.entries
+                .push((set, request.clone(), count, numa.cloned()));
         }
     }
 
@@ -316,12 +331,13 @@ impl Search<'_> {
             return None;
         }
         // The first pod set is placed on the usage as the search found it: a bigger one that
-        // failed there bounds it (not with NUMA zones or a topology request, where the
-        // containers and the domains matter too).
-        let memo_ok = self.shape.topology.is_none() && self.model.zones().is_empty();
+        // failed there bounds it (an identical one when nodes have NUMA zones; none with a
+        // topology request, where the other pod sets decide the domain too).
+        let memo_ok = self.shape.topology.is_none();
         let first = &self.shape.pod_sets[0];
+        let exact = (!self.model.zones().is_empty()).then_some(&first.numa);
         let first_set = first.options[st.chosen[0] as usize].node_set;
-        if memo_ok && st.memo.dominated(first_set, &first.request, first.count) {
+        if memo_ok && st.memo.dominated(first_set, &first.request, first.count, exact) {
             let f = Failure::Nodes(NodeFitFailure {
                 pod_set: 0,
                 option: st.chosen[0],
@@ -343,7 +359,7 @@ impl Search<'_> {
                 let ps = &self.shape.pod_sets[miss.pod_set as usize];
                 let option = &ps.options[miss.option as usize];
                 if memo_ok && miss.pod_set == 0 {
-                    st.memo.insert(option.node_set, &ps.request, ps.count);
+                    st.memo.insert(option.node_set, &ps.request, ps.count, exact);
                 }
                 let f = Failure::Nodes(NodeFitFailure {
                     pod_set: miss.pod_set,

@@ -331,9 +331,6 @@ impl Zones {
         }
         let (policy, scope) = self.settings(node);
         let (first, count) = self.node_zones[node.index()];
-        let zones = count as usize;
-        // The aligned resources this pod asks for anywhere, and their free amount per zone.
-        let mut rs: Vec<ResourceId> = Vec::new();
         let units: &[Request] = match scope {
             TopologyScope::Container if !numa.containers.is_empty() => &numa.containers,
             _ => std::slice::from_ref(pod_request),
@@ -342,66 +339,126 @@ impl Zones {
             TopologyScope::Container => &numa.init_containers,
             TopologyScope::Pod => &[],
         };
-        for unit in units.iter().chain(inits) {
-            for (r, _) in unit.iter() {
-                if self.aligned(node, r, numa.guaranteed) && !rs.contains(&r) {
-                    rs.push(r);
-                }
-            }
-        }
-        if rs.is_empty() {
-            return true;
-        }
-        rs.sort();
-        let j_count = rs.len();
-        let mut free = vec![0i128; zones * j_count];
-        let mut cap = vec![0i128; zones * j_count];
-        for z in 0..zones {
-            let zone = ZoneId(first + z as u32);
-            for (j, &r) in rs.iter().enumerate() {
-                let c = self.cell(zone, r);
-                cap[z * j_count + j] = self.capacity[c].milli();
-                free[z * j_count + j] = (self.capacity[c] - s.zone(c)).milli().max(0);
-            }
-        }
-        let need_of =
-            |unit: &Request| -> Vec<i128> { rs.iter().map(|&r| unit.get(r).milli()).collect() };
-        let aligner = Aligner {
-            zones,
-            j_count,
-            cap: &cap,
-        };
-        let start = out.len();
         let rejects = judge
             && matches!(
                 policy,
                 TopologyPolicy::Restricted | TopologyPolicy::SingleNumaNode
             );
+        // The common case, one unit under single-numa-node: the lowest zone that holds it,
+        // read straight from the usage.
+        if policy == TopologyPolicy::SingleNumaNode && units.len() == 1 && inits.is_empty() {
+            let unit = &units[0];
+            let aligned = |r: ResourceId| self.aligned(node, r, numa.guaranteed);
+            if unit.iter().all(|(r, _)| !aligned(r)) {
+                return true;
+            }
+            let holds = |z: u32| {
+                unit.iter().all(|(r, q)| {
+                    !aligned(r) || {
+                        let c = self.cell(ZoneId(z), r);
+                        s.zone(c) + q <= self.capacity[c]
+                    }
+                })
+            };
+            if let Some(z) = (first..first + count).find(|&z| holds(z)) {
+                out.extend(unit.iter().filter(|&(r, _)| aligned(r)).map(|(r, q)| ZoneTake {
+                    pod,
+                    zone: ZoneId(z),
+                    resource: r,
+                    amount: q,
+                }));
+                return true;
+            }
+            if rejects {
+                return false;
+            }
+        }
+        PLAN_BUFFERS.with_borrow_mut(|b| {
+            self.plan_general(s, node, (units, inits), numa.guaranteed, (policy, rejects), pod, out, b)
+        })
+    }
+
+    /// [`Zones::plan`] for any policy, scope and number of containers, on `b`'s buffers.
+    #[allow(clippy::too_many_arguments)]
+    fn plan_general(
+        &self,
+        s: &Scratch,
+        node: NodeId,
+        (units, inits): (&[Request], &[Request]),
+        guaranteed: bool,
+        (policy, rejects): (TopologyPolicy, bool),
+        pod: u32,
+        out: &mut Vec<ZoneTake>,
+        b: &mut PlanBuffers,
+    ) -> bool {
+        let (first, count) = self.node_zones[node.index()];
+        let zones = count as usize;
+        // The aligned resources this pod asks for anywhere, and their amounts per zone.
+        b.rs.clear();
+        for unit in units.iter().chain(inits) {
+            for (r, _) in unit.iter() {
+                if self.aligned(node, r, guaranteed) && !b.rs.contains(&r) {
+                    b.rs.push(r);
+                }
+            }
+        }
+        if b.rs.is_empty() {
+            return true;
+        }
+        b.rs.sort();
+        let j_count = b.rs.len();
+        b.free.clear();
+        b.cap.clear();
+        for z in 0..zones {
+            let zone = ZoneId(first + z as u32);
+            for &r in &b.rs {
+                let c = self.cell(zone, r);
+                b.cap.push(self.capacity[c].milli());
+                b.free.push((self.capacity[c] - s.zone(c)).milli().max(0));
+            }
+        }
+        let PlanBuffers {
+            rs,
+            free,
+            cap,
+            need,
+            taken,
+            trial,
+            work,
+        } = b;
+        let aligner = Aligner {
+            zones,
+            j_count,
+            cap,
+        };
+        let need_of = |unit: &Request, need: &mut Vec<i128>| {
+            need.clear();
+            need.extend(rs.iter().map(|&r| unit.get(r).milli()));
+        };
         // Init containers run first and one at a time: each must be alignable on its own.
         if rejects {
             for init in inits {
-                let need = need_of(init);
-                let mut scratch = free.clone();
-                if aligner
-                    .align(policy, &mut scratch, &need, &mut Vec::new())
-                    .is_none()
-                {
+                need_of(init, need);
+                trial.clear();
+                trial.extend_from_slice(free);
+                let mut none = Vec::new();
+                if aligner.align(policy, trial, need, &mut none, work).is_none() {
                     return false;
                 }
             }
         }
-        let mut taken: Vec<(usize, usize, i128)> = Vec::new();
+        taken.clear();
         for unit in units {
-            let need = need_of(unit);
-            let ok = aligner.align(policy, &mut free, &need, &mut taken);
-            if ok.is_none() {
+            need_of(unit, need);
+            if aligner.align(policy, free, need, taken, work).is_none() {
                 if rejects {
                     return false;
                 }
-                aligner.fill(&mut free, &need, &mut taken);
+                aligner.fill(free, need, taken);
             }
         }
-        for (z, j, amount) in taken {
+        let start = out.len();
+        for &(z, j, amount) in taken.iter() {
             let t = ZoneTake {
                 pod,
                 zone: ZoneId(first + z as u32),
@@ -421,6 +478,34 @@ impl Zones {
     }
 }
 
+/// Buffers a plan reuses, so that judging a pod on a node does not allocate.
+#[derive(Debug, Default)]
+struct PlanBuffers {
+    rs: Vec<ResourceId>,
+    free: Vec<i128>,
+    cap: Vec<i128>,
+    need: Vec<i128>,
+    taken: Vec<(usize, usize, i128)>,
+    trial: Vec<i128>,
+    work: AlignWork,
+}
+
+/// Working space of [`Aligner::align`].
+#[derive(Debug, Default)]
+struct AlignWork {
+    /// The zones each resource is taken from, `zones` slots per resource.
+    picks: Vec<usize>,
+    /// How many of each resource's slots are used.
+    picked: Vec<usize>,
+    others: Vec<usize>,
+    caps: Vec<i128>,
+}
+
+thread_local! {
+    static PLAN_BUFFERS: std::cell::RefCell<PlanBuffers> =
+        std::cell::RefCell::new(PlanBuffers::default());
+}
+
 /// One node's zones as one plan sees them: `zones` × `j_count` tables of milli-units.
 struct Aligner<'a> {
     zones: usize,
@@ -438,51 +523,58 @@ impl Aligner<'_> {
         free: &mut [i128],
         need: &[i128],
         taken: &mut Vec<(usize, usize, i128)>,
+        w: &mut AlignWork,
     ) -> Option<()> {
         if need.iter().all(|&n| n == 0) {
             return Some(());
         }
+        let jc = self.j_count;
         match policy {
             TopologyPolicy::None => None,
             TopologyPolicy::SingleNumaNode => {
                 let z = (0..self.zones).find(|&z| {
-                    (0..self.j_count).all(|j| need[j] == 0 || free[z * self.j_count + j] >= need[j])
+                    (0..jc).all(|j| need[j] == 0 || free[z * jc + j] >= need[j])
                 })?;
                 for (j, &n) in need.iter().enumerate() {
                     if n > 0 {
-                        free[z * self.j_count + j] -= n;
+                        free[z * jc + j] -= n;
                         taken.push((z, j, n));
                     }
                 }
                 Some(())
             }
             TopologyPolicy::Restricted | TopologyPolicy::BestEffort => {
-                let mut picks: Vec<Vec<usize>> = Vec::with_capacity(self.j_count);
+                w.picks.clear();
+                w.picks.resize(self.zones * jc, 0);
+                w.picked.clear();
+                w.picked.resize(jc, 0);
                 'zone: for z in 0..self.zones {
-                    picks.clear();
                     for (j, &n) in need.iter().enumerate() {
+                        w.picked[j] = 0;
                         if n == 0 {
-                            picks.push(Vec::new());
                             continue;
                         }
-                        let k = self.min_zones(j, n)?;
-                        let mut others: Vec<usize> = (0..self.zones).filter(|&o| o != z).collect();
-                        others.sort_by_key(|&o| (std::cmp::Reverse(free[o * self.j_count + j]), o));
-                        others.truncate(k - 1);
-                        let held: i128 = free[z * self.j_count + j]
-                            + others
-                                .iter()
-                                .map(|&o| free[o * self.j_count + j])
-                                .sum::<i128>();
+                        let k = self.min_zones(j, n, &mut w.caps)?;
+                        w.others.clear();
+                        w.others.extend((0..self.zones).filter(|&o| o != z));
+                        w.others
+                            .sort_by_key(|&o| (std::cmp::Reverse(free[o * jc + j]), o));
+                        w.others.truncate(k - 1);
+                        let held: i128 = free[z * jc + j]
+                            + w.others.iter().map(|&o| free[o * jc + j]).sum::<i128>();
                         if held < n {
                             continue 'zone;
                         }
-                        picks.push(std::iter::once(z).chain(others).collect());
+                        let base = j * self.zones;
+                        w.picks[base] = z;
+                        w.picks[base + 1..base + k].copy_from_slice(&w.others);
+                        w.picked[j] = k;
                     }
                     for (j, &n) in need.iter().enumerate() {
                         let mut left = n;
-                        for &zz in &picks[j] {
-                            let cell = zz * self.j_count + j;
+                        let base = j * self.zones;
+                        for &zz in &w.picks[base..base + w.picked[j]] {
+                            let cell = zz * jc + j;
                             let give = left.min(free[cell]);
                             if give > 0 {
                                 free[cell] -= give;
@@ -499,13 +591,12 @@ impl Aligner<'_> {
     }
 
     /// The fewest zones whose allocatable together holds `n` of resource `j`, if any.
-    fn min_zones(&self, j: usize, n: i128) -> Option<usize> {
-        let mut caps: Vec<i128> = (0..self.zones)
-            .map(|z| self.cap[z * self.j_count + j])
-            .collect();
+    fn min_zones(&self, j: usize, n: i128, caps: &mut Vec<i128>) -> Option<usize> {
+        caps.clear();
+        caps.extend((0..self.zones).map(|z| self.cap[z * self.j_count + j]));
         caps.sort_unstable_by(|a, b| b.cmp(a));
         let mut sum = 0;
-        for (i, c) in caps.into_iter().enumerate() {
+        for (i, &c) in caps.iter().enumerate() {
             sum += c;
             if sum >= n {
                 return Some(i + 1);

@@ -202,10 +202,16 @@ impl NodeTables<'_> {
                 self.zones
                     .plan(s, node, (ask.request, ask.numa), 0, true, plan)
                     .then(|| {
-                        let mut z: Vec<_> = plan.iter().map(|t| t.zone).collect();
-                        z.sort();
-                        z.dedup();
-                        z.len()
+                        // A plan lists its zones in order: count the changes.
+                        let mut spans = 0;
+                        let mut last = None;
+                        for t in plan.iter() {
+                            if last != Some(t.zone) {
+                                spans += 1;
+                                last = Some(t.zone);
+                            }
+                        }
+                        spans
                     })
             });
             let Some(spans) = plan else {

@@ -189,6 +189,43 @@ pub fn scenario(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> Scena
     }
 }
 
+/// Gives every node of a synthetic scenario two NUMA zones, each with half of the node's
+/// allocatable, with pod scope — `single-numa-node` on CPU nodes, `restricted` on GPU nodes
+/// (so an 8-GPU pod may span both zones, and nothing smaller may) — and makes every pod
+/// Guaranteed, so that cpu and memory are aligned too (the NUMA-heavy variant
+/// `muster bench --numa` measures).
+pub fn add_numa(scenario: &mut Scenario) {
+    use muster_core::numa::{NodeTopologySpec, TopologyPolicy, TopologyScope, ZoneSpec};
+    for node in &mut scenario.cluster.nodes {
+        let half: BTreeMap<String, Quantity> = node
+            .allocatable
+            .iter()
+            .filter(|(name, _)| name.as_str() != "pods")
+            .map(|(name, q)| (name.clone(), Quantity::from_milli(q.milli() / 2)))
+            .collect();
+        let gpu = node.allocatable.contains_key("nvidia.com/gpu");
+        node.topology = Some(NodeTopologySpec {
+            policy: if gpu {
+                TopologyPolicy::Restricted
+            } else {
+                TopologyPolicy::SingleNumaNode
+            },
+            scope: TopologyScope::Pod,
+            zones: (0..2)
+                .map(|z| ZoneSpec {
+                    name: format!("node-{z}"),
+                    allocatable: half.clone(),
+                })
+                .collect(),
+        });
+    }
+    for w in &mut scenario.workloads {
+        for ps in &mut w.spec.pod_sets {
+            ps.guaranteed = true;
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -109,6 +109,10 @@ enum Command {
         /// Let teams preempt lower priorities in their queue and reclaim lent quota.
         #[arg(long)]
         preemption: bool,
+        /// Give every node two NUMA zones (single-numa-node on CPU nodes, restricted on GPU
+        /// nodes) and make every pod Guaranteed, so each pod is aligned to zones.
+        #[arg(long)]
+        numa: bool,
     },
     /// Print the CustomResourceDefinitions of muster.dev/v1alpha1 as YAML.
     #[command(after_help = "Example:\n  muster crds | kubectl apply --server-side -f -")]
@@ -261,7 +265,8 @@ fn main() -> ExitCode {
             jobs,
             seed,
             preemption,
-        } => match bench(nodes, jobs, seed, preemption) {
+            numa,
+        } => match bench(nodes, jobs, seed, preemption, numa) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
                 eprintln!("error: {e:#}");
@@ -479,8 +484,11 @@ fn peak_rss_kib() -> Option<u64> {
         .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
 }
 
-fn bench(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> anyhow::Result<()> {
-    let scenario = muster_sim::synthetic::scenario(nodes, jobs, seed, preemption);
+fn bench(nodes: usize, jobs: usize, seed: u64, preemption: bool, numa: bool) -> anyhow::Result<()> {
+    let mut scenario = muster_sim::synthetic::scenario(nodes, jobs, seed, preemption);
+    if numa {
+        muster_sim::synthetic::add_numa(&mut scenario);
+    }
     let pods: u64 = scenario
         .workloads
         .iter()
@@ -514,8 +522,9 @@ fn bench(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> anyhow::Resu
         })
         .sum();
     outln!(
-        "scenario   {nodes} nodes, {jobs} jobs ({pods} pods), seed {seed}, preemption {}",
-        if preemption { "on" } else { "off" }
+        "scenario   {nodes} nodes, {jobs} jobs ({pods} pods), seed {seed}, preemption {}, NUMA zones {}",
+        if preemption { "on" } else { "off" },
+        if numa { "on" } else { "off" }
     );
     outln!(
         "result     {} admitted, {} finished, {} preemptions, makespan {}",

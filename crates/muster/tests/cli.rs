@@ -438,3 +438,37 @@ fn a_closed_stdout_ends_quietly_without_a_panic() {
     assert!(out.status.success(), "{}", stderr(&out));
     assert!(!stderr(&out).contains("panicked"), "{}", stderr(&out));
 }
+
+/// The NUMA example: NUMA-aware placement causes no Topology Affinity Error, NUMA-blind
+/// placement of the same jobs causes many (the figures docs/topology.md reports).
+#[test]
+fn numa_blind_placement_shows_the_topology_affinity_errors_aware_placement_avoids() {
+    let numa = repo().join("examples/numa").display().to_string();
+    let run = |blind: bool| {
+        let dir = tempfile::tempdir().unwrap();
+        let mut args = vec!["simulate", numa.as_str(), "--quiet", "--out", "out"];
+        if blind {
+            args.push("--numa-blind");
+        }
+        let o = muster(&args, dir.path());
+        assert!(o.status.success(), "{}", stderr(&o));
+        let summary: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+        )
+        .unwrap();
+        let events = std::fs::read_to_string(dir.path().join("out/events.jsonl")).unwrap();
+        (summary["numa"].clone(), summary["finished"].as_u64(), events)
+    };
+    let (aware, finished, events) = run(false);
+    assert_eq!(aware["mode"], "aware");
+    assert_eq!(aware["topologyAffinityErrors"], 0);
+    assert_eq!(aware["podsOnTopologyNodes"], 757);
+    assert_eq!(finished, Some(400));
+    assert!(!events.contains("topologyAffinityError"));
+    assert!(events.matches("numaZones").count() > 700);
+    let (blind, _, events) = run(true);
+    assert_eq!(blind["mode"], "blind");
+    assert_eq!(blind["topologyAffinityErrors"], 107);
+    assert_eq!(blind["admissionsWithErrors"], 83);
+    assert_eq!(events.matches("\"topologyAffinityError\":true").count(), 107);
+}
