@@ -337,7 +337,11 @@ impl Search<'_> {
         let first = &self.shape.pod_sets[0];
         let exact = (!self.model.zones().is_empty()).then_some(&first.numa);
         let first_set = first.options[st.chosen[0] as usize].node_set;
-        if memo_ok && st.memo.dominated(first_set, &first.request, first.count, exact) {
+        if memo_ok
+            && st
+                .memo
+                .dominated(first_set, &first.request, first.count, exact)
+        {
             let f = Failure::Nodes(NodeFitFailure {
                 pod_set: 0,
                 option: st.chosen[0],
@@ -359,7 +363,8 @@ impl Search<'_> {
                 let ps = &self.shape.pod_sets[miss.pod_set as usize];
                 let option = &ps.options[miss.option as usize];
                 if memo_ok && miss.pod_set == 0 {
-                    st.memo.insert(option.node_set, &ps.request, ps.count, exact);
+                    st.memo
+                        .insert(option.node_set, &ps.request, ps.count, exact);
                 }
                 let f = Failure::Nodes(NodeFitFailure {
                     pod_set: miss.pod_set,

@@ -361,12 +361,16 @@ impl Zones {
                 })
             };
             if let Some(z) = (first..first + count).find(|&z| holds(z)) {
-                out.extend(unit.iter().filter(|&(r, _)| aligned(r)).map(|(r, q)| ZoneTake {
-                    pod,
-                    zone: ZoneId(z),
-                    resource: r,
-                    amount: q,
-                }));
+                out.extend(
+                    unit.iter()
+                        .filter(|&(r, _)| aligned(r))
+                        .map(|(r, q)| ZoneTake {
+                            pod,
+                            zone: ZoneId(z),
+                            resource: r,
+                            amount: q,
+                        }),
+                );
                 return true;
             }
             if rejects {
@@ -374,7 +378,16 @@ impl Zones {
             }
         }
         PLAN_BUFFERS.with_borrow_mut(|b| {
-            self.plan_general(s, node, (units, inits), numa.guaranteed, (policy, rejects), pod, out, b)
+            self.plan_general(
+                s,
+                node,
+                (units, inits),
+                numa.guaranteed,
+                (policy, rejects),
+                pod,
+                out,
+                b,
+            )
         })
     }
 
@@ -442,7 +455,10 @@ impl Zones {
                 trial.clear();
                 trial.extend_from_slice(free);
                 let mut none = Vec::new();
-                if aligner.align(policy, trial, need, &mut none, work).is_none() {
+                if aligner
+                    .align(policy, trial, need, &mut none, work)
+                    .is_none()
+                {
                     return false;
                 }
             }
@@ -532,9 +548,8 @@ impl Aligner<'_> {
         match policy {
             TopologyPolicy::None => None,
             TopologyPolicy::SingleNumaNode => {
-                let z = (0..self.zones).find(|&z| {
-                    (0..jc).all(|j| need[j] == 0 || free[z * jc + j] >= need[j])
-                })?;
+                let z = (0..self.zones)
+                    .find(|&z| (0..jc).all(|j| need[j] == 0 || free[z * jc + j] >= need[j]))?;
                 for (j, &n) in need.iter().enumerate() {
                     if n > 0 {
                         free[z * jc + j] -= n;

@@ -132,53 +132,65 @@ impl NodeTables<'_> {
         scoring: Scoring,
         zones: usize,
     ) -> i64 {
-        let base = node.index() * self.resources;
-        let fractions = || {
-            request.iter().map(move |(r, q)| {
-                let cell = base + r.index();
-                ((s.node(cell) + q).milli(), self.capacity[cell].milli())
-            })
-        };
-        let most = || -> i64 {
-            if request.is_empty() {
-                return 0;
-            }
-            let total: i64 = fractions().map(|(after, cap)| percent(after, cap)).sum();
-            total / request.len() as i64
-        };
         match scoring {
-            Scoring::MostAllocated => most(),
+            Scoring::MostAllocated => self.most_allocated(s, node, request),
             Scoring::LeastAllocated => {
                 if request.is_empty() {
                     return 0;
                 }
-                let total: i64 = fractions()
-                    .map(|(after, cap)| percent((cap - after).max(0), cap))
-                    .sum();
+                let base = node.index() * self.resources;
+                let mut total = 0;
+                for (r, q) in request.iter() {
+                    let cell = base + r.index();
+                    let (after, cap) = ((s.node(cell) + q).milli(), self.capacity[cell].milli());
+                    total += percent((cap - after).max(0), cap);
+                }
                 total / request.len() as i64
             }
             Scoring::BalancedAllocation => {
                 if request.len() < 2 {
                     return 100;
                 }
-                let f: Vec<f64> = fractions()
-                    .map(|(after, cap)| {
-                        if cap > 0 {
-                            after as f64 / cap as f64
-                        } else {
-                            0.0
-                        }
-                    })
-                    .collect();
-                let mean = f.iter().sum::<f64>() / f.len() as f64;
-                let var = f.iter().map(|x| (x - mean) * (x - mean)).sum::<f64>() / f.len() as f64;
+                let base = node.index() * self.resources;
+                let fraction = |(r, q): (ResourceId, Quantity)| {
+                    let cell = base + r.index();
+                    let (after, cap) = ((s.node(cell) + q).milli(), self.capacity[cell].milli());
+                    if cap > 0 {
+                        after as f64 / cap as f64
+                    } else {
+                        0.0
+                    }
+                };
+                let n = request.len() as f64;
+                let mean = request.iter().map(fraction).sum::<f64>() / n;
+                let var = request
+                    .iter()
+                    .map(|x| (fraction(x) - mean).powi(2))
+                    .sum::<f64>()
+                    / n;
                 ((1.0 - var.sqrt()) * 100.0) as i64
             }
             Scoring::LeastNUMANodes => {
                 let spans = (zones.max(1) as i64).min(MAX_NUMA_ZONES);
-                (100 - 100 * (spans - 1) / MAX_NUMA_ZONES) * 1000 + most()
+                (100 - 100 * (spans - 1) / MAX_NUMA_ZONES) * 1000
+                    + self.most_allocated(s, node, request)
             }
         }
+    }
+
+    /// The mean over the requested resources of `(allocated + request) × 100 / allocatable`.
+    #[inline]
+    fn most_allocated(&self, s: &Scratch, node: NodeId, request: &Request) -> i64 {
+        if request.is_empty() {
+            return 0;
+        }
+        let base = node.index() * self.resources;
+        let mut total: i64 = 0;
+        for (r, q) in request.iter() {
+            let cell = base + r.index();
+            total += percent((s.node(cell) + q).milli(), self.capacity[cell].milli());
+        }
+        total / request.len() as i64
     }
 
     /// The node's score for one pod of `ask`, or `None` if the pod does not fit there
@@ -196,7 +208,7 @@ impl NodeTables<'_> {
             return None;
         }
         let mut zones = 1;
-        if !self.numa_blind && self.zones.has_topology(node) {
+        if !self.numa_blind && !self.zones.is_empty() && self.zones.has_topology(node) {
             let plan = PLAN.with_borrow_mut(|plan| {
                 plan.clear();
                 self.zones

@@ -457,7 +457,11 @@ fn numa_blind_placement_shows_the_topology_affinity_errors_aware_placement_avoid
         )
         .unwrap();
         let events = std::fs::read_to_string(dir.path().join("out/events.jsonl")).unwrap();
-        (summary["numa"].clone(), summary["finished"].as_u64(), events)
+        (
+            summary["numa"].clone(),
+            summary["finished"].as_u64(),
+            events,
+        )
     };
     let (aware, finished, events) = run(false);
     assert_eq!(aware["mode"], "aware");
@@ -470,5 +474,8 @@ fn numa_blind_placement_shows_the_topology_affinity_errors_aware_placement_avoid
     assert_eq!(blind["mode"], "blind");
     assert_eq!(blind["topologyAffinityErrors"], 107);
     assert_eq!(blind["admissionsWithErrors"], 83);
-    assert_eq!(events.matches("\"topologyAffinityError\":true").count(), 107);
+    assert_eq!(
+        events.matches("\"topologyAffinityError\":true").count(),
+        107
+    );
 }

@@ -857,3 +857,79 @@ fn with_fair_sharing_in_the_config_a_queue_below_its_share_preempts_one_above() 
         drop(controller);
     });
 }
+
+/// A Guaranteed Job (limits equal to requests) of one pod.
+fn guaranteed_job(namespace: &str, name: &str, cpu: &str, run: &str) -> Job {
+    let mut j = job(namespace, name, "team", cpu, 1, run, None);
+    let resources = json!({"requests": {"cpu": cpu, "memory": "1Gi"},
+                           "limits": {"cpu": cpu, "memory": "1Gi"}});
+    let spec = j.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+    spec.containers[0].resources = Some(serde_json::from_value(resources).unwrap());
+    j
+}
+
+#[test]
+fn the_controller_admits_by_the_nodes_numa_zones_not_only_their_totals() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "numa";
+        env.reset(&[ns]).await;
+        env.node("numa-n1", "8", &[("pool", "kwok")]).await;
+        // Two zones of 4 cpu; the kubelet aligns whole pods to one zone.
+        let zone = |name: &str| {
+            json!({"name": name, "type": "Node", "resources": [
+                {"name": "cpu", "capacity": "4", "allocatable": "4", "available": "4"},
+                {"name": "memory", "capacity": "32Gi", "allocatable": "32Gi", "available": "32Gi"}]})
+        };
+        env.node_topology(json!({
+            "apiVersion": "topology.node.k8s.io/v1alpha2", "kind": "NodeResourceTopology",
+            "metadata": {"name": "numa-n1"},
+            "attributes": [{"name": "topologyManagerPolicy", "value": "single-numa-node"},
+                           {"name": "topologyManagerScope", "value": "pod"}],
+            "zones": [zone("node-0"), zone("node-1")]
+        }))
+        .await;
+        env.apply_yaml(&QUEUES.replace("[cpu]", "[cpu, memory]").replace(
+            "[{name: cpu, nominalQuota: \"CPU\"}]",
+            "[{name: cpu, nominalQuota: \"8\"}, {name: memory, nominalQuota: 64Gi}]",
+        ))
+        .await;
+        env.apply_yaml(&local_queue(ns)).await;
+        let controller = Controller::start(&env, "numa", &["--no-leader-election"]);
+        env.serve(&controller, ns).await;
+        // Two 3-cpu pods take a zone each; a 2-cpu pod then fits the node's 2 free cpu but
+        // no zone (1 cpu left in each).
+        env.create_job(&guaranteed_job(ns, "a", "3", "20s")).await;
+        env.create_job(&guaranteed_job(ns, "b", "3", "600s")).await;
+        wait_for("a and b admitted", Duration::from_secs(60), || async {
+            let w = env.workloads(ns).await;
+            (w.len() == 2 && w.values().all(|w| condition(w, "Admitted"))).then_some(())
+        })
+        .await;
+        env.create_job(&guaranteed_job(ns, "c", "2", "600s")).await;
+        let message = wait_for("c waits for a zone", Duration::from_secs(60), || async {
+            let w = env.workloads(ns).await;
+            let c = w.get("job-c")?;
+            let s = c.status.as_ref()?;
+            s.conditions
+                .iter()
+                .find(|x| x.type_ == "QuotaReserved" && x.status == "False")
+                .map(|x| x.message.clone())
+        })
+        .await;
+        assert!(
+            message.contains("topology manager policy cannot align it"),
+            "{message}"
+        );
+        // When a ends, its zone is free again and c is admitted.
+        wait_for("c admitted after a finished", Duration::from_secs(90), || async {
+            let w = env.workloads(ns).await;
+            w.get("job-c").filter(|c| condition(c, "Admitted")).map(|_| ())
+        })
+        .await;
+        drop(controller);
+    });
+}

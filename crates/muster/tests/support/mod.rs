@@ -171,13 +171,16 @@ impl Env {
         Some(env)
     }
 
-    /// Installs Muster's CRDs (from `muster crds`) and waits until they are Established.
+    /// Installs Muster's CRDs (from `muster crds`) and the community NodeResourceTopology
+    /// CRD (as NFD's topology-updater installs it), and waits until they are Established.
     pub async fn install_crds(&self) {
         let api: Api<CustomResourceDefinition> = Api::all(self.client.clone());
-        for crd in muster_kube::crd::all() {
-            apply(&api, &crd).await;
+        let mut crds = muster_kube::crd::all();
+        crds.push(node_resource_topology_crd());
+        for crd in &crds {
+            apply(&api, crd).await;
         }
-        for crd in muster_kube::crd::all() {
+        for crd in crds {
             let name = crd.metadata.name.clone().unwrap();
             wait_for(
                 &format!("CRD {name} Established"),
@@ -225,6 +228,7 @@ impl Env {
             &ListParams::default().labels(TEST_NODE_LABEL),
         )
         .await;
+        delete_all(topology_api(c), &all).await;
         let _ = Api::<Lease>::namespaced(c.clone(), "muster-system")
             .delete("muster-controller", &DeleteParams::default())
             .await;
@@ -410,6 +414,54 @@ impl Env {
                     .collect()
             })
             .unwrap_or_default()
+    }
+}
+
+/// The CRD of `topology.node.k8s.io/v1alpha2` NodeResourceTopology: cluster-scoped, its
+/// fields (`attributes`, `topologyPolicies`, `zones`) at the top level, as the community CRD
+/// has them (the schema is kept open here; the controller validates what it reads).
+fn node_resource_topology_crd() -> CustomResourceDefinition {
+    serde_json::from_value(json!({
+        "apiVersion": "apiextensions.k8s.io/v1",
+        "kind": "CustomResourceDefinition",
+        // *.k8s.io is a protected group: the community CRD carries its KEP's approval.
+        "metadata": {"name": "noderesourcetopologies.topology.node.k8s.io",
+                     "annotations": {"api-approved.kubernetes.io":
+                                     "https://github.com/kubernetes/enhancements/pull/1870"}},
+        "spec": {
+            "group": "topology.node.k8s.io",
+            "scope": "Cluster",
+            "names": {"kind": "NodeResourceTopology", "listKind": "NodeResourceTopologyList",
+                      "plural": "noderesourcetopologies", "singular": "noderesourcetopology",
+                      "shortNames": ["node-res-topo"]},
+            "versions": [{
+                "name": "v1alpha2", "served": true, "storage": true,
+                "schema": {"openAPIV3Schema": {"type": "object",
+                                               "x-kubernetes-preserve-unknown-fields": true}}
+            }]
+        }
+    }))
+    .expect("NodeResourceTopology CRD")
+}
+
+fn topology_api(client: &Client) -> Api<kube::api::DynamicObject> {
+    let gvk = kube::api::GroupVersionKind::gvk(
+        "topology.node.k8s.io",
+        "v1alpha2",
+        "NodeResourceTopology",
+    );
+    let ar = kube::api::ApiResource::from_gvk_with_plural(&gvk, "noderesourcetopologies");
+    Api::all_with(client.clone(), &ar)
+}
+
+impl Env {
+    /// Creates a node's NodeResourceTopology from JSON (apiVersion and kind included).
+    pub async fn node_topology(&self, v: Value) {
+        let o: kube::api::DynamicObject = from(v);
+        topology_api(&self.client)
+            .create(&pp(), &o)
+            .await
+            .expect("create NodeResourceTopology");
     }
 }
 
