@@ -1186,7 +1186,8 @@ impl Model {
     }
 
     /// The zones a restored admission's pods hold: as each node's kubelet would align them
-    /// now, pod by pod (where it would not, from the lowest zones first: the pods run).
+    /// now, pod by pod (where it would not, from the lowest zones first: the pods run, and
+    /// are not counted as Topology Affinity Errors, which only a NUMA-blind placement makes).
     fn restored_zones(
         &mut self,
         id: WorkloadId,
@@ -1206,30 +1207,10 @@ impl Model {
             if node == NodeId::LOST || !self.zones.has_topology(node) {
                 continue;
             }
-            let start = numa.takes.len();
-            let pod = pod as u32;
-            if !self.zones.plan(
-                &s,
-                node,
-                (&ps.request, &ps.numa),
-                pod,
-                true,
-                &mut numa.takes,
-            ) {
-                self.zones.plan(
-                    &s,
-                    node,
-                    (&ps.request, &ps.numa),
-                    pod,
-                    false,
-                    &mut numa.takes,
-                );
-            }
-            for t in &numa.takes[start..] {
-                let cell = self.zones.cell(t.zone, t.resource);
-                s.set_zone(cell, s.zone(cell) + t.amount);
-            }
+            self.zones
+                .hold(&mut s, node, (&ps.request, &ps.numa), pod as u32, &mut numa);
         }
+        numa.affinity_errors.clear();
         s.rollback(crate::usage::Mark::START);
         self.usage = s.into_usage();
         numa

@@ -312,6 +312,32 @@ impl Zones {
             && (guaranteed || !self.native[r.index()])
     }
 
+    /// Holds a pod's zone resources on `node` in `s` and appends them to `out.takes`: where
+    /// the node's kubelet would align them, or, for a pod it would reject (which only a
+    /// NUMA-blind placement or a restored admission places), from the lowest zones first,
+    /// recording the pod in `out.affinity_errors`.
+    pub(crate) fn hold(
+        &self,
+        s: &mut Scratch,
+        node: NodeId,
+        ask: (&Request, &PodNuma),
+        pod: u32,
+        out: &mut NumaPlacement,
+    ) {
+        if !self.has_topology(node) {
+            return;
+        }
+        let start = out.takes.len();
+        if !self.plan(s, node, ask, pod, true, &mut out.takes) {
+            out.affinity_errors.push(pod);
+            self.plan(s, node, ask, pod, false, &mut out.takes);
+        }
+        for t in &out.takes[start..] {
+            let cell = self.cell(t.zone, t.resource);
+            s.set_zone(cell, s.zone(cell) + t.amount);
+        }
+    }
+
     /// Decides where a pod's aligned resources come from on `node`, as the node's kubelet
     /// would, and appends the holdings to `out` (pod index `pod`). Returns `false`, with
     /// `out` unchanged, when the kubelet would reject the pod; with `judge` false the pod is

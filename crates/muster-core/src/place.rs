@@ -247,32 +247,9 @@ impl NodeTables<'_> {
         let cell = base + self.pods.index();
         s.set_node(cell, s.node(cell) + Quantity::from_units(1));
         out.nodes.push(node);
-        if self.zones.has_topology(node) {
-            let start = out.numa.takes.len();
-            if !self.zones.plan(
-                s,
-                node,
-                (ask.request, ask.numa),
-                pod,
-                true,
-                &mut out.numa.takes,
-            ) {
-                // Only a NUMA-blind placement gets here: the kubelet rejects the pod.
-                out.numa.affinity_errors.push(pod);
-                self.zones.plan(
-                    s,
-                    node,
-                    (ask.request, ask.numa),
-                    pod,
-                    false,
-                    &mut out.numa.takes,
-                );
-            }
-            for t in &out.numa.takes[start..] {
-                let cell = self.zones.cell(t.zone, t.resource);
-                s.set_zone(cell, s.zone(cell) + t.amount);
-            }
-        }
+        // Placement checked the zones, so the kubelet accepts the pod, unless NUMA-blind.
+        self.zones
+            .hold(s, node, (ask.request, ask.numa), pod, out.numa);
     }
 
     /// Places the pods of `ask` on the nodes of `set` (those `allowed` lets through, when
