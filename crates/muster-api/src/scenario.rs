@@ -113,7 +113,7 @@ pub struct LiveCluster {
 /// object is left out with its errors, and so is whatever depends on it (a ClusterQueue
 /// naming a flavor that was left out, a Workload of a LocalQueue that was), so one bad object
 /// never stops the rest. Workloads need no simulation annotations here.
-pub fn build_live(objects: &[Loaded]) -> LiveCluster {
+pub fn build_live(objects: &[Loaded], topology_levels: &[TopologyLevelSpec]) -> LiveCluster {
     let mut rejected: BTreeMap<String, Vec<InputError>> = BTreeMap::new();
     loop {
         let kept: Vec<Loaded> = objects
@@ -128,6 +128,7 @@ pub fn build_live(objects: &[Loaded]) -> LiveCluster {
             live: true,
             rejected: rejected.keys().cloned().collect(),
         };
+        b.scenario.cluster.topology_levels = topology_levels.to_vec();
         b.run(&kept);
         let before = rejected.len();
         // Reject only the objects of the lowest level with errors in this round: what

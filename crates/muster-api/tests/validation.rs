@@ -392,7 +392,7 @@ spec:
     let mut errors = Vec::new();
     muster_api::load::load_str("live.yaml", text, &mut inputs, &mut errors);
     assert!(errors.is_empty(), "{errors:?}");
-    let live = muster_api::build_live(&inputs.objects);
+    let live = muster_api::build_live(&inputs.objects, &[]);
     let names: Vec<&str> = live.workloads.iter().map(|w| w.name.as_str()).collect();
     assert_eq!(names, ["fine"], "no simulation annotations are needed");
     assert_eq!(live.cluster.cluster_queues.len(), 1);
@@ -407,6 +407,37 @@ spec:
         "LocalQueue \"ns/to-bad\" is not active: see its status"
     );
     assert_eq!(live.rejected.len(), 3);
+
+    // The controller's configured topology levels judge the Workloads' annotations.
+    let rack = text.replace(
+        "metadata: {name: fine, namespace: ns}",
+        "metadata: {name: fine, namespace: ns, annotations: {muster.dev/topology-required: rack}}",
+    );
+    let mut inputs = muster_api::load::Inputs::default();
+    muster_api::load::load_str("live.yaml", &rack, &mut inputs, &mut errors);
+    let block = muster_core::spec::TopologyLevelSpec {
+        name: "block".into(),
+        node_label: "example.com/block".into(),
+    };
+    let live = muster_api::build_live(&inputs.objects, std::slice::from_ref(&block));
+    assert!(live.workloads.is_empty());
+    assert!(
+        why_of(&live, "Workload \"ns/fine\"").contains("unknown topology level \"rack\""),
+        "{:?}",
+        live.rejected
+    );
+    let live = muster_api::build_live(&inputs.objects, &[]);
+    assert_eq!(
+        live.workloads[0]
+            .topology
+            .as_ref()
+            .map(|t| t.level.as_str()),
+        Some("rack")
+    );
+}
+
+fn why_of(live: &muster_api::LiveCluster, label: &str) -> String {
+    live.rejected[label][0].message.clone()
 }
 
 const NRT: &str = r#"apiVersion: topology.node.k8s.io/v1alpha2

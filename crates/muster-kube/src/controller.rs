@@ -78,8 +78,18 @@ pub struct Config {
     pub debounce: Duration,
     /// A cycle runs at least this often.
     pub resync: Duration,
-    /// The scheduler's settings (fair sharing from the config file's `Configuration`).
+    /// The scheduler's settings (from the config file's `Configuration`).
+    pub settings: Settings,
+}
+
+/// The scheduler-wide settings a `Configuration` gives the controller.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Settings {
+    /// How cycles decide: fair sharing, the scoring strategy.
     pub profile: muster_core::Profile,
+    /// Network-topology levels, widest first (empty: level `L` is the node label
+    /// `topology.muster.dev/L`).
+    pub topology_levels: Vec<muster_core::spec::TopologyLevelSpec>,
 }
 
 /// Why the controller stopped.
@@ -226,17 +236,14 @@ async fn topologies_served(client: &Client) -> bool {
 
 /// Decides one cycle from a snapshot of the stores: model, core, plan (the controller runs
 /// it off the async runtime; the benchmark times it).
-pub fn decide(
-    objects: Objects,
-    now: K8sTime,
-    profile: &muster_core::Profile,
-) -> Result<plan::Plan, String> {
-    let mut snap = Snapshot::build(&objects).map_err(|e| e.to_string())?;
+pub fn decide(objects: Objects, now: K8sTime, settings: &Settings) -> Result<plan::Plan, String> {
+    let mut snap =
+        Snapshot::build(&objects, &settings.topology_levels).map_err(|e| e.to_string())?;
     for w in &snap.live.warnings {
         tracing::debug!(warning = %w, "input warning");
     }
     let t = muster_core::Time(now.0.as_millisecond());
-    let out = muster_core::run_cycle(&mut snap.model, t, profile);
+    let out = muster_core::run_cycle(&mut snap.model, t, &settings.profile);
     Ok(plan::plan(&objects, &mut snap, &out, &now))
 }
 
@@ -328,8 +335,9 @@ pub async fn run(
             let objects = stores.objects();
             let now = K8sTime(jiff::Timestamp::now());
             let started = Instant::now();
-            let profile = config.profile.clone();
-            let decided = tokio::task::spawn_blocking(move || decide(objects, now, &profile)).await;
+            let settings = config.settings.clone();
+            let decided =
+                tokio::task::spawn_blocking(move || decide(objects, now, &settings)).await;
             metrics
                 .cycle_duration
                 .observe(started.elapsed().as_secs_f64());

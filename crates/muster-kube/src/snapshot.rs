@@ -177,8 +177,12 @@ pub fn is_live(objects: &Objects, w: &Workload) -> bool {
 }
 
 impl Snapshot {
-    /// Validates the objects and builds the model at `now`.
-    pub fn build(objects: &Objects) -> Result<Snapshot, SnapshotError> {
+    /// Validates the objects and builds the model at `now`, with the configured
+    /// network-topology levels (empty: the default labels).
+    pub fn build(
+        objects: &Objects,
+        topology_levels: &[muster_core::spec::TopologyLevelSpec],
+    ) -> Result<Snapshot, SnapshotError> {
         let mut input: Vec<Loaded> = Vec::new();
         for n in &objects.nodes {
             input.push(loaded(&**n, Object::Node((**n).clone()), false));
@@ -213,7 +217,7 @@ impl Snapshot {
         for w in &live_workloads {
             input.push(loaded(&***w, Object::Workload((***w).clone()), true));
         }
-        let live = build_live(&input);
+        let live = build_live(&input, topology_levels);
 
         let mut model = Model::new(&live.cluster)?;
         let by_key: BTreeMap<(String, String), &Arc<Workload>> = live_workloads

@@ -185,7 +185,9 @@ struct ControllerArgs {
 }
 
 /// Reads the controller's `--config` file: one `Configuration` and nothing else.
-fn controller_profile(path: &std::path::Path) -> anyhow::Result<muster_core::Profile> {
+fn controller_settings(
+    path: &std::path::Path,
+) -> anyhow::Result<muster_kube::controller::Settings> {
     let text =
         std::fs::read_to_string(path).with_context(|| format!("cannot read {}", path.display()))?;
     let scenario = muster_api::scenario_from_str(&path.display().to_string(), &text)
@@ -203,10 +205,13 @@ fn controller_profile(path: &std::path::Path) -> anyhow::Result<muster_core::Pro
             others.join(", ")
         );
     }
-    Ok(muster_core::Profile {
-        fair_sharing: scenario.fair_sharing,
-        scoring: scenario.scoring,
-        ..muster_core::Profile::default()
+    Ok(muster_kube::controller::Settings {
+        profile: muster_core::Profile {
+            fair_sharing: scenario.fair_sharing,
+            scoring: scenario.scoring,
+            ..muster_core::Profile::default()
+        },
+        topology_levels: scenario.cluster.topology_levels,
     })
 }
 
@@ -358,9 +363,9 @@ fn controller(args: Box<ControllerArgs>) -> anyhow::Result<()> {
     if lease.renew_deadline >= lease.lease_duration {
         anyhow::bail!("--renew-deadline must be less than --lease-duration");
     }
-    let profile = match &args.config {
-        Some(path) => controller_profile(path)?,
-        None => muster_core::Profile::default(),
+    let settings = match &args.config {
+        Some(path) => controller_settings(path)?,
+        None => muster_kube::controller::Settings::default(),
     };
     let config = muster_kube::controller::Config {
         namespace: args.namespace,
@@ -379,7 +384,7 @@ fn controller(args: Box<ControllerArgs>) -> anyhow::Result<()> {
         webhook_config: args.webhook_config,
         debounce: std::time::Duration::from_millis(args.debounce_ms),
         resync: std::time::Duration::from_secs(30),
-        profile,
+        settings,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

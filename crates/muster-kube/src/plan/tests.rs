@@ -74,7 +74,7 @@ fn admitted(at: &str) -> Value {
 
 fn run(objects: &mut Objects) -> Plan {
     objects.sort();
-    let mut snap = Snapshot::build(objects).expect("snapshot");
+    let mut snap = Snapshot::build(objects, &[]).expect("snapshot");
     let t = muster_core::Time(now().0.as_millisecond());
     let out = muster_core::run_cycle(&mut snap.model, t, &muster_core::Profile::default());
     plan(objects, &mut snap, &out, &now())
