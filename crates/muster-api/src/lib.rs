@@ -16,6 +16,7 @@ pub mod load;
 pub mod objects;
 pub mod pod;
 pub mod scenario;
+pub mod trace;
 pub mod validate;
 pub mod yaml;
 

@@ -48,6 +48,8 @@ pub struct ScenarioWorkload {
     pub submit_after: Duration,
     /// How long it runs once admitted.
     pub duration: Duration,
+    /// How long it waited in the real system a trace recorded it from, if known.
+    pub recorded_wait: Option<Duration>,
 }
 
 /// Everything a simulation needs.
@@ -65,6 +67,8 @@ pub struct Scenario {
     pub fair_sharing: Option<FairSharingSpec>,
     /// How nodes are scored (the `Configuration`'s `spec.scoringStrategy`).
     pub scoring: Scoring,
+    /// The traces read into it, with what their loaders did.
+    pub traces: Vec<crate::trace::TraceReport>,
 }
 
 /// Validates the inputs and builds a scenario.
@@ -877,6 +881,7 @@ impl Builder {
             kind: o.object.kind(),
             submit_after,
             duration,
+            recorded_wait: None,
         });
     }
 }

@@ -169,8 +169,43 @@ pub struct Summary {
     /// NUMA placement, when some node has a NodeResourceTopology.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub numa: Option<NumaSummary>,
+    /// The traces replayed, with what their loaders read and skipped.
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    pub traces: Vec<TraceSummary>,
+    /// Recorded against simulated waits, over the workloads a trace recorded a wait for
+    /// that were admitted in the simulation.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub fidelity: Option<Fidelity>,
     /// Wall-clock seconds the run took (the only field that differs between runs).
     pub wall_seconds: f64,
+}
+
+/// One trace replayed.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct TraceSummary {
+    /// `FORMAT:FILE`.
+    pub source: String,
+    /// Records read.
+    pub read: u64,
+    /// Records turned into workloads.
+    pub loaded: u64,
+    /// Records skipped, by reason.
+    pub skipped: BTreeMap<String, u64>,
+    /// How the trace was mapped.
+    pub notes: Vec<String>,
+}
+
+/// The waits a trace recorded beside the simulated ones, for the same workloads.
+#[derive(Clone, Debug, Default, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Fidelity {
+    /// Workloads compared.
+    pub workloads: u64,
+    /// Their waits in the real system, seconds.
+    pub recorded_wait_seconds: Distribution,
+    /// Their waits in the simulation, seconds.
+    pub simulated_wait_seconds: Distribution,
 }
 
 /// What NUMA-aware placement did, or what NUMA-blind placement would cost.
@@ -732,6 +767,34 @@ impl<'a> Sim<'a> {
         }
         summary.wait_seconds = Distribution::of_millis(&waits);
         summary.numa = self.numa.clone();
+        summary.traces = self
+            .scenario
+            .traces
+            .iter()
+            .map(|t| TraceSummary {
+                source: t.source.clone(),
+                read: t.read,
+                loaded: t.loaded,
+                skipped: t.skipped.iter().map(|(k, v)| (k.to_string(), *v)).collect(),
+                notes: t.notes.clone(),
+            })
+            .collect();
+        let (mut recorded, mut simulated) = (Vec::new(), Vec::new());
+        for t in &self.tracks {
+            if let Some(r) = self.scenario.workloads[t.scenario_index].recorded_wait
+                && t.admitted_once
+            {
+                recorded.push(r.as_millis());
+                simulated.push(t.waited_ms);
+            }
+        }
+        if !recorded.is_empty() {
+            summary.fidelity = Some(Fidelity {
+                workloads: recorded.len() as u64,
+                recorded_wait_seconds: Distribution::of_millis(&recorded),
+                simulated_wait_seconds: Distribution::of_millis(&simulated),
+            });
+        }
         for (col, name) in self.timeline.resources.iter().enumerate() {
             let cap = self.capacity[col];
             if cap > 0 && makespan_ms > 0 {

@@ -116,6 +116,37 @@ pub fn summary_table(outcome: &Outcome) -> String {
     if s.backfilled > 0 {
         let _ = writeln!(out, "backfilled {} admissions", s.backfilled);
     }
+    for t in &s.traces {
+        let skipped: u64 = t.skipped.values().sum();
+        let why: Vec<String> = t.skipped.iter().map(|(k, n)| format!("{n} {k}")).collect();
+        let _ = writeln!(
+            out,
+            "trace {}: {} records read, {} replayed, {} skipped{}",
+            t.source,
+            t.read,
+            t.loaded,
+            skipped,
+            if why.is_empty() {
+                String::new()
+            } else {
+                format!(" ({})", why.join(", "))
+            }
+        );
+        for n in &t.notes {
+            let _ = writeln!(out, "  {n}");
+        }
+    }
+    if let Some(f) = &s.fidelity {
+        let _ = writeln!(
+            out,
+            "wait, recorded vs simulated ({} jobs): mean {} vs {}, p95 {} vs {}",
+            f.workloads,
+            report::human_time(f.recorded_wait_seconds.mean),
+            report::human_time(f.simulated_wait_seconds.mean),
+            report::human_time(f.recorded_wait_seconds.p95),
+            report::human_time(f.simulated_wait_seconds.p95)
+        );
+    }
     if let Some(numa) = &s.numa {
         let _ = match numa.mode {
             "blind" => writeln!(

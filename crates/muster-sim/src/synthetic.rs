@@ -180,6 +180,7 @@ pub fn scenario(nodes: usize, jobs: usize, seed: u64, preemption: bool) -> Scena
             kind: "Job",
             submit_after: Duration::from_secs(rng.range(0, span_s)),
             duration: Duration::from_secs(rng.range(600, 14_400)),
+            recorded_wait: None,
         });
     }
     Scenario {

@@ -246,6 +246,7 @@ fn case() -> impl Strategy<Value = Case> {
                 kind: "Job",
                 submit_after: Duration::from_secs(submit),
                 duration: Duration::from_secs(duration),
+                recorded_wait: None,
             });
         }
         Case { scenario }
@@ -317,6 +318,7 @@ fn backfill_case() -> impl Strategy<Value = Case> {
                 kind: "Job",
                 submit_after: Duration::from_secs(submit),
                 duration: Duration::from_secs(duration),
+                recorded_wait: None,
             });
         }
         Case { scenario }
@@ -488,6 +490,7 @@ fn numa_case() -> impl Strategy<Value = Case> {
                 kind: "Job",
                 submit_after: Duration::from_secs(submit),
                 duration: Duration::from_secs(duration),
+                recorded_wait: None,
             });
         }
         Case { scenario }

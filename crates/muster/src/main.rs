@@ -9,6 +9,7 @@ use std::process::ExitCode;
 
 use anyhow::Context;
 use clap::{Parser, Subcommand};
+use muster_api::trace::NodeShape;
 use muster_api::{InputErrors, Scenario};
 use muster_sim::engine::Options;
 
@@ -64,8 +65,24 @@ enum Command {
     Simulate {
         /// YAML files (multi-document allowed) or directories (every *.yaml/*.yml inside,
         /// recursively, in name order).
-        #[arg(required = true, value_name = "PATH")]
+        #[arg(value_name = "PATH", required_unless_present = "trace")]
         paths: Vec<PathBuf>,
+        /// A real cluster trace to replay (repeatable): swf:FILE (Parallel Workloads Archive
+        /// log, plain or gzip).
+        #[arg(long, value_name = "FORMAT:FILE")]
+        trace: Vec<muster_api::trace::TraceSource>,
+        /// Build this many identical nodes for a trace that describes no cluster.
+        #[arg(long, value_name = "N", requires = "node_cpu")]
+        nodes: Option<usize>,
+        /// Cpu of each node --nodes builds.
+        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+        node_cpu: Option<muster_core::Quantity>,
+        /// Memory of each node --nodes builds.
+        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+        node_memory: Option<muster_core::Quantity>,
+        /// GPUs (nvidia.com/gpu) of each node --nodes builds.
+        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+        node_gpu: Option<muster_core::Quantity>,
         /// Directory for events.jsonl, summary.json and report.html.
         #[arg(long, value_name = "DIR", default_value = "muster-out")]
         out: PathBuf,
@@ -234,6 +251,34 @@ fn print_input_errors(errors: &InputErrors) {
     }
 }
 
+/// Reads the traces into the scenario; `shape`'s nodes are added once, before the first.
+fn load_traces(
+    scenario: &mut Scenario,
+    traces: &[muster_api::trace::TraceSource],
+    shape: Option<&NodeShape>,
+) -> Result<(), ExitCode> {
+    if traces.is_empty() {
+        if let Some(shape) = shape {
+            shape.add_to(scenario);
+        }
+        return Ok(());
+    }
+    for (i, t) in traces.iter().enumerate() {
+        match muster_api::trace::load(t, if i == 0 { shape } else { None }, scenario) {
+            Ok(report) => scenario.traces.push(report),
+            Err(e) => {
+                print_input_errors(&InputErrors(vec![e]));
+                return Err(ExitCode::from(2));
+            }
+        }
+    }
+    Ok(())
+}
+
+fn parse_quantity(s: &str) -> Result<muster_core::Quantity, String> {
+    muster_core::Quantity::parse(s).map_err(|e| e.to_string())
+}
+
 fn load(paths: &[PathBuf]) -> Result<Scenario, ExitCode> {
     match muster_api::load_scenario(paths) {
         Ok(s) => {
@@ -297,16 +342,30 @@ fn main() -> ExitCode {
         },
         Command::Simulate {
             paths,
+            trace,
+            nodes,
+            node_cpu,
+            node_memory,
+            node_gpu,
             out,
             seed: _,
             until,
             quiet,
             numa_blind,
         } => {
-            let scenario = match load(&paths) {
+            let mut scenario = match load(&paths) {
                 Ok(s) => s,
                 Err(code) => return code,
             };
+            let shape = nodes.zip(node_cpu).map(|(count, cpu)| NodeShape {
+                count,
+                cpu,
+                memory: node_memory,
+                gpu: node_gpu,
+            });
+            if let Err(code) = load_traces(&mut scenario, &trace, shape.as_ref()) {
+                return code;
+            }
             let options = Options {
                 until,
                 profile: muster_core::Profile {
@@ -442,6 +501,7 @@ fn simulate(
     let title = paths
         .iter()
         .map(|p| p.display().to_string())
+        .chain(scenario.traces.iter().map(|t| t.source.clone()))
         .collect::<Vec<_>>()
         .join(", ");
     let bar = (!quiet

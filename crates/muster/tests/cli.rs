@@ -479,3 +479,91 @@ fn numa_blind_placement_shows_the_topology_affinity_errors_aware_placement_avoid
         107
     );
 }
+
+fn kth() -> String {
+    repo()
+        .join("tests/traces/KTH-SP2-1996-2.1-cln.swf.gz")
+        .display()
+        .to_string()
+}
+
+/// The KTH SP2 log replayed whole (BestEffortFIFO: the Backfill replay takes ten times as
+/// long in a debug build): the summary's counts are the trace's own (27,992 jobs, none
+/// skipped, all finished), on the cluster its header describes, with the recorded waits
+/// beside the simulated ones.
+#[test]
+fn the_kth_log_replays_whole_with_its_recorded_waits_beside_the_simulated() {
+    let trace = format!("swf:{}", kth());
+    let dir = tempfile::tempdir().unwrap();
+    let yaml = repo().join("examples/traces/kth-fifo.yaml");
+    let o = muster(
+        &[
+            "simulate",
+            yaml.to_str().unwrap(),
+            "--trace",
+            &trace,
+            "--out",
+            "out",
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    assert!(
+        out.contains("27992 records read, 27992 replayed, 0 skipped"),
+        "{out}"
+    );
+    assert!(
+        out.contains("wait, recorded vs simulated (27992 jobs): mean 4h15m vs"),
+        "{out}"
+    );
+    let s: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("out/summary.json")).unwrap(),
+    )
+    .unwrap();
+    assert_eq!(s["workloads"], 27992);
+    assert_eq!(s["finished"], 27992);
+    assert_eq!(s["traces"][0]["read"], 27992);
+    assert_eq!(s["traces"][0]["loaded"], 27992);
+    assert_eq!(s["fidelity"]["workloads"], 27992);
+    let recorded = s["fidelity"]["recordedWaitSeconds"]["mean"]
+        .as_f64()
+        .unwrap();
+    assert!((recorded - 15347.843).abs() < 0.01, "{recorded}");
+}
+
+#[test]
+fn trace_flags_are_checked() {
+    let dir = tempfile::tempdir().unwrap();
+    let o = muster(&["simulate", "--trace", "csv:x.csv"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("unknown trace format \"csv\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = muster(&["simulate", "--trace", "swf:missing.swf"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("missing.swf: cannot read"),
+        "{}",
+        stderr(&o)
+    );
+    std::fs::write(dir.path().join("bad.swf"), "; MaxNodes: 2\n1 2 3\n").unwrap();
+    let o = muster(&["simulate", "--trace", "swf:bad.swf"], dir.path());
+    assert_eq!(o.status.code(), Some(2));
+    assert!(
+        stderr(&o).contains("bad.swf:2: 3 fields, an SWF job line has 18"),
+        "{}",
+        stderr(&o)
+    );
+    assert!(
+        !dir.path().join("muster-out").exists(),
+        "nothing written on bad input"
+    );
+    let o = muster(
+        &["simulate", "--trace", "swf:bad.swf", "--nodes", "4"],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "--nodes needs --node-cpu");
+}

@@ -1,0 +1,249 @@
+//! Real cluster traces as workloads: `muster simulate --trace FORMAT:FILE`.
+//!
+//! A trace loader reads a public job log as a stream (one record at a time, never the whole
+//! text at once), turns each usable record into a [`ScenarioWorkload`] and the queues the
+//! log names into ClusterQueues, and reports how many records it read and how many it
+//! skipped, and why. Records it cannot parse are errors naming the file and line.
+//!
+//! Formats: `swf` (the Parallel Workloads Archive's Standard Workload Format, plain or
+//! gzip); see [`swf`].
+
+pub mod swf;
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader, Read};
+use std::path::{Path, PathBuf};
+
+use muster_core::Quantity;
+use muster_core::spec::NodeSpec;
+
+use crate::error::InputError;
+use crate::scenario::Scenario;
+
+/// A trace format `--trace` accepts.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, PartialOrd, Ord, Hash)]
+pub enum TraceFormat {
+    /// Standard Workload Format (Parallel Workloads Archive), plain or gzip.
+    Swf,
+}
+
+impl TraceFormat {
+    /// The name `--trace` uses.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TraceFormat::Swf => "swf",
+        }
+    }
+}
+
+/// A trace to replay: `FORMAT:FILE`.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TraceSource {
+    /// Its format.
+    pub format: TraceFormat,
+    /// Its file.
+    pub path: PathBuf,
+}
+
+impl std::str::FromStr for TraceSource {
+    type Err = String;
+
+    fn from_str(s: &str) -> Result<Self, String> {
+        let Some((format, path)) = s.split_once(':') else {
+            return Err(format!(
+                "{s:?}: expected FORMAT:FILE, e.g. swf:KTH-SP2.swf.gz"
+            ));
+        };
+        let format = match format {
+            "swf" => TraceFormat::Swf,
+            other => return Err(format!("unknown trace format {other:?} (use swf)")),
+        };
+        if path.is_empty() {
+            return Err(format!(
+                "{s:?}: no file after {format:?}:",
+                format = format.as_str()
+            ));
+        }
+        Ok(TraceSource {
+            format,
+            path: PathBuf::from(path),
+        })
+    }
+}
+
+/// Identical nodes built from flags (`--nodes N --node-cpu C …`), for traces that describe
+/// no cluster.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct NodeShape {
+    /// Number of nodes.
+    pub count: usize,
+    /// Cpu of each.
+    pub cpu: Quantity,
+    /// Memory of each, if any.
+    pub memory: Option<Quantity>,
+    /// GPUs (`nvidia.com/gpu`) of each, if any.
+    pub gpu: Option<Quantity>,
+}
+
+impl NodeShape {
+    /// Adds the nodes to the scenario: `node-00000`, `node-00001`, …
+    pub fn add_to(&self, scenario: &mut Scenario) {
+        let width = self.count.saturating_sub(1).to_string().len().max(5);
+        for i in 0..self.count {
+            let mut allocatable = BTreeMap::from([("cpu".to_string(), self.cpu)]);
+            if let Some(m) = self.memory {
+                allocatable.insert("memory".into(), m);
+            }
+            if let Some(g) = self.gpu {
+                allocatable.insert("nvidia.com/gpu".into(), g);
+            }
+            scenario.cluster.nodes.push(NodeSpec {
+                name: format!("node-{i:0width$}"),
+                allocatable,
+                ..NodeSpec::default()
+            });
+        }
+    }
+}
+
+/// What a loader did with a trace.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct TraceReport {
+    /// `FORMAT:FILE` as given.
+    pub source: String,
+    /// Records read.
+    pub read: u64,
+    /// Records turned into workloads.
+    pub loaded: u64,
+    /// Records skipped, by reason.
+    pub skipped: BTreeMap<&'static str, u64>,
+    /// Notes on how the trace was mapped (the cluster it assumed, its queues).
+    pub notes: Vec<String>,
+}
+
+impl TraceReport {
+    fn skip(&mut self, why: &'static str) {
+        *self.skipped.entry(why).or_default() += 1;
+    }
+}
+
+/// Opens a trace file for streaming, unpacking gzip (by its magic bytes) on the fly.
+pub fn open(path: &Path) -> Result<Box<dyn BufRead>, InputError> {
+    let file =
+        std::fs::File::open(path).map_err(|e| error(path, None, format!("cannot read: {e}")))?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let gzip = reader
+        .fill_buf()
+        .map(|b| b.starts_with(&[0x1f, 0x8b]))
+        .map_err(|e| error(path, None, format!("cannot read: {e}")))?;
+    Ok(if gzip {
+        Box::new(BufReader::with_capacity(
+            1 << 16,
+            flate2::bufread::MultiGzDecoder::new(reader),
+        ))
+    } else {
+        Box::new(reader)
+    })
+}
+
+/// Reads one trace into the scenario (after its YAML objects were read and validated).
+pub fn load(
+    source: &TraceSource,
+    nodes: Option<&NodeShape>,
+    scenario: &mut Scenario,
+) -> Result<TraceReport, InputError> {
+    let reader = open(&source.path)?;
+    match source.format {
+        TraceFormat::Swf => swf::load(&source.path, reader, nodes, scenario),
+    }
+}
+
+/// An error at a line of a trace file.
+pub(crate) fn error(path: &Path, line: Option<usize>, message: String) -> InputError {
+    InputError {
+        file: path.display().to_string(),
+        line,
+        object: None,
+        path: None,
+        message,
+    }
+}
+
+/// Reads a stream line by line into one reused buffer, so that a large trace is never held
+/// in memory; yields (1-based line number, line without its end).
+pub(crate) struct Lines<R> {
+    reader: R,
+    buf: String,
+    line: usize,
+}
+
+impl<R: Read + BufRead> Lines<R> {
+    pub(crate) fn new(reader: R) -> Self {
+        Lines {
+            reader,
+            buf: String::new(),
+            line: 0,
+        }
+    }
+
+    /// The next line, or `None` at the end.
+    pub(crate) fn next_line(&mut self) -> std::io::Result<Option<(usize, &str)>> {
+        self.buf.clear();
+        if self.reader.read_line(&mut self.buf)? == 0 {
+            return Ok(None);
+        }
+        self.line += 1;
+        Ok(Some((self.line, self.buf.trim_end_matches(['\n', '\r']))))
+    }
+}
+
+/// A name safe as a ClusterQueue or namespace name: lower-case letters, digits and `-`.
+pub(crate) fn dns_name(raw: &str) -> String {
+    let mut out = String::with_capacity(raw.len());
+    for c in raw.trim().chars() {
+        let c = c.to_ascii_lowercase();
+        if c.is_ascii_alphanumeric() {
+            out.push(c);
+        } else if !out.ends_with('-') {
+            out.push('-');
+        }
+    }
+    let out = out.trim_matches('-').to_string();
+    if out.is_empty() {
+        "unnamed".into()
+    } else {
+        out
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trace_sources_parse_format_and_file() {
+        let t: TraceSource = "swf:logs/KTH.swf.gz".parse().unwrap();
+        assert_eq!(t.format, TraceFormat::Swf);
+        assert_eq!(t.path, PathBuf::from("logs/KTH.swf.gz"));
+        assert!(
+            "KTH.swf"
+                .parse::<TraceSource>()
+                .unwrap_err()
+                .contains("FORMAT:FILE")
+        );
+        assert!(
+            "csv:x"
+                .parse::<TraceSource>()
+                .unwrap_err()
+                .contains("unknown trace format")
+        );
+        assert!("swf:".parse::<TraceSource>().is_err());
+    }
+
+    #[test]
+    fn names_are_made_dns_safe() {
+        assert_eq!(dns_name(" Express "), "express");
+        assert_eq!(dns_name("TestIB_2/x"), "testib-2-x");
+        assert_eq!(dns_name("__"), "unnamed");
+    }
+}

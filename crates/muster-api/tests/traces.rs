@@ -1,0 +1,72 @@
+//! Trace loaders on extracts of the real logs (tests/traces/, provenance in its README).
+
+use std::path::{Path, PathBuf};
+
+use muster_api::Scenario;
+use muster_api::trace::{TraceFormat, TraceSource, load};
+use muster_core::Quantity;
+
+fn fixture(name: &str) -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("../../tests/traces")
+        .join(name)
+}
+
+#[test]
+fn the_sdsc_extract_maps_its_queues_and_skips_jobs_without_a_run_time() {
+    let source = TraceSource {
+        format: TraceFormat::Swf,
+        path: fixture("SDSC-BLUE-2000-4.2-cln.first400.swf"),
+    };
+    let mut s = Scenario::default();
+    let r = load(&source, None, &mut s).expect("loads");
+    assert_eq!((r.read, r.loaded), (400, 377));
+    assert_eq!(r.skipped.get("no run time"), Some(&23));
+    // The header's cluster: 144 nodes of 8 cpu.
+    assert_eq!(s.cluster.nodes.len(), 144);
+    assert_eq!(
+        s.cluster.nodes[0].allocatable["cpu"],
+        Quantity::from_units(8)
+    );
+    // The header names the queues the jobs use.
+    let count = |q: &str| {
+        s.workloads
+            .iter()
+            .filter(|w| w.spec.cluster_queue == q)
+            .count()
+    };
+    assert_eq!(
+        [
+            count("interactive"),
+            count("express"),
+            count("high"),
+            count("normal"),
+            count("low")
+        ],
+        [104, 19, 36, 203, 15]
+    );
+    // Job 9: 256 processors are 32 pods of one 8-cpu node each, submitted first.
+    let w = &s.workloads[0];
+    assert_eq!(w.spec.name, "job-9");
+    assert_eq!(w.spec.pod_sets.len(), 1);
+    assert_eq!(w.spec.pod_sets[0].count, 32);
+    assert_eq!(w.submit_after.as_millis(), 0);
+    assert_eq!(w.duration.as_millis(), 50_866_000);
+    assert_eq!(
+        w.spec.runtime_limit.map(|d| d.as_millis()),
+        Some(64_800_000)
+    );
+    assert_eq!(w.recorded_wait.map(|d| d.as_millis()), Some(13_000));
+}
+
+#[test]
+fn the_gzip_log_streams_whole() {
+    let source: TraceSource = format!("swf:{}", fixture("KTH-SP2-1996-2.1-cln.swf.gz").display())
+        .parse()
+        .unwrap();
+    let mut s = Scenario::default();
+    let r = load(&source, None, &mut s).expect("loads");
+    assert_eq!((r.read, r.loaded), (27_992, 27_992));
+    assert!(r.skipped.is_empty());
+    assert_eq!(s.cluster.nodes.len(), 100);
+}
