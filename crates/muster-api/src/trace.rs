@@ -6,8 +6,9 @@
 //! skipped, and why. Records it cannot parse are errors naming the file and line.
 //!
 //! Formats: `swf` (the Parallel Workloads Archive's Standard Workload Format, plain or
-//! gzip); see [`swf`].
+//! gzip; see [`swf`]) and `itp` (Microsoft ITP GPU training jobs; see [`itp`]).
 
+pub mod itp;
 pub mod swf;
 
 use std::collections::BTreeMap;
@@ -25,6 +26,8 @@ use crate::scenario::Scenario;
 pub enum TraceFormat {
     /// Standard Workload Format (Parallel Workloads Archive), plain or gzip.
     Swf,
+    /// Microsoft ITP GPU training jobs (the ElasticFlow traces' CSVs).
+    Itp,
 }
 
 impl TraceFormat {
@@ -32,6 +35,7 @@ impl TraceFormat {
     pub fn as_str(self) -> &'static str {
         match self {
             TraceFormat::Swf => "swf",
+            TraceFormat::Itp => "itp",
         }
     }
 }
@@ -56,7 +60,8 @@ impl std::str::FromStr for TraceSource {
         };
         let format = match format {
             "swf" => TraceFormat::Swf,
-            other => return Err(format!("unknown trace format {other:?} (use swf)")),
+            "itp" => TraceFormat::Itp,
+            other => return Err(format!("unknown trace format {other:?} (use swf, itp)")),
         };
         if path.is_empty() {
             return Err(format!(
@@ -155,6 +160,7 @@ pub fn load(
     let reader = open(&source.path)?;
     match source.format {
         TraceFormat::Swf => swf::load(&source.path, reader, nodes, scenario),
+        TraceFormat::Itp => itp::load(&source.path, reader, nodes, scenario),
     }
 }
 
@@ -195,6 +201,100 @@ impl<R: Read + BufRead> Lines<R> {
         self.line += 1;
         Ok(Some((self.line, self.buf.trim_end_matches(['\n', '\r']))))
     }
+}
+
+/// The cohort (and flavor) of the ClusterQueues made for a trace's queues.
+pub const TRACE_COHORT: &str = "trace";
+
+/// Gives every queue of `queues` a ClusterQueue: the YAML's of that name, or else one of
+/// ours in cohort [`TRACE_COHORT`] owning an even share of `total` of `resource` and free to
+/// borrow the rest. Returns notes on what was made.
+pub(crate) fn ensure_queues(
+    scenario: &mut Scenario,
+    queues: &std::collections::BTreeSet<String>,
+    resource: &str,
+    total: Quantity,
+) -> Vec<String> {
+    use muster_core::spec::{
+        ClusterQueueSpec, FlavorQuotaSpec, FlavorSpec, ResourceGroupSpec, ResourceQuotaSpec,
+    };
+    let mut notes = Vec::new();
+    let (theirs, ours): (Vec<&String>, Vec<&String>) = queues.iter().partition(|q| {
+        scenario
+            .cluster
+            .cluster_queues
+            .iter()
+            .any(|c| c.name == **q)
+    });
+    if !ours.is_empty() {
+        if !scenario
+            .cluster
+            .flavors
+            .iter()
+            .any(|f| f.name == TRACE_COHORT)
+        {
+            scenario.cluster.flavors.push(FlavorSpec {
+                name: TRACE_COHORT.into(),
+                ..FlavorSpec::default()
+            });
+        }
+        // Whole units, rounded up, so that the shares cover the total.
+        let ceil = |a: i128, b: i128| (a + b - 1) / b;
+        let units = ceil(total.milli().max(0), 1000);
+        let share = Quantity::from_milli(ceil(units, ours.len() as i128) * 1000);
+        for q in &ours {
+            scenario.cluster.cluster_queues.push(ClusterQueueSpec {
+                name: q.to_string(),
+                cohort: Some(TRACE_COHORT.into()),
+                resource_groups: vec![ResourceGroupSpec {
+                    covered_resources: vec![resource.into()],
+                    flavors: vec![FlavorQuotaSpec {
+                        name: TRACE_COHORT.into(),
+                        resources: vec![ResourceQuotaSpec {
+                            name: resource.into(),
+                            nominal: share,
+                            ..ResourceQuotaSpec::default()
+                        }],
+                    }],
+                }],
+                ..ClusterQueueSpec::default()
+            });
+        }
+        let names: Vec<&str> = ours.iter().map(|q| q.as_str()).collect();
+        notes.push(format!(
+            "queues: {} in cohort {TRACE_COHORT}, {share} {resource} nominal each",
+            names.join(", ")
+        ));
+    }
+    if !theirs.is_empty() {
+        let names: Vec<&str> = theirs.iter().map(|q| q.as_str()).collect();
+        notes.push(format!("queues given in YAML: {}", names.join(", ")));
+    }
+    notes
+}
+
+/// A job of `total` units of `resource` as a gang packed by node: `total / per_node` pods
+/// of `per_node` (pod set `ranks`) and one of the remainder (pod set `rest`).
+pub(crate) fn gang(
+    resource: &str,
+    total: i64,
+    per_node: i64,
+) -> Vec<muster_core::spec::PodSetSpec> {
+    let pods = |name: &str, count: i64, amount: i64| muster_core::spec::PodSetSpec {
+        name: name.into(),
+        count: count as u32,
+        request: BTreeMap::from([(resource.to_string(), Quantity::from_units(amount))]),
+        ..muster_core::spec::PodSetSpec::default()
+    };
+    let (full, rest) = (total / per_node, total % per_node);
+    let mut sets = Vec::with_capacity(2);
+    if full > 0 {
+        sets.push(pods("ranks", full, per_node));
+    }
+    if rest > 0 {
+        sets.push(pods("rest", 1, rest));
+    }
+    sets
 }
 
 /// A name safe as a ClusterQueue or namespace name: lower-case letters, digits and `-`.

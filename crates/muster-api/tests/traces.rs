@@ -70,3 +70,41 @@ fn the_gzip_log_streams_whole() {
     assert!(r.skipped.is_empty());
     assert_eq!(s.cluster.nodes.len(), 100);
 }
+
+#[test]
+fn the_itp_extract_becomes_gpu_gangs_in_one_queue_per_cluster() {
+    let source: TraceSource = format!("itp:{}", fixture("itp-cluster10.first100.csv").display())
+        .parse()
+        .unwrap();
+    let shape = muster_api::trace::NodeShape {
+        count: 4,
+        cpu: Quantity::from_units(32),
+        gpu: Some(Quantity::from_units(8)),
+        ..Default::default()
+    };
+    let mut s = Scenario::default();
+    let r = load(&source, Some(&shape), &mut s).expect("loads");
+    assert_eq!((r.read, r.loaded), (100, 100));
+    let q = &s.cluster.cluster_queues[0];
+    assert_eq!(q.name, "itp-cluster10-first100");
+    // Sizes 1 (72 jobs), 2 (22), 4 (4) and 16 (2): the 16-GPU jobs are two 8-GPU pods.
+    let gpus = |w: &muster_api::ScenarioWorkload| -> i128 {
+        w.spec
+            .pod_sets
+            .iter()
+            .map(|p| p.request["nvidia.com/gpu"].milli() / 1000 * i128::from(p.count))
+            .sum()
+    };
+    let sixteen: Vec<_> = s.workloads.iter().filter(|w| gpus(w) == 16).collect();
+    assert_eq!(sixteen.len(), 2);
+    assert_eq!(sixteen[0].spec.pod_sets[0].count, 2);
+    assert_eq!(s.workloads.iter().filter(|w| gpus(w) == 1).count(), 72);
+    // GPU-hours are the log's: sum(duration × num_gpu) / 3600.
+    let hours: f64 = s
+        .workloads
+        .iter()
+        .map(|w| w.duration.as_millis() as f64 / 3.6e6 * gpus(w) as f64)
+        .sum();
+    assert!((hours - 724.224).abs() < 0.01, "{hours}");
+    assert_eq!(s.workloads[0].submit_after.as_millis(), 0);
+}

@@ -29,12 +29,11 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
 use std::path::Path;
 
-use muster_core::spec::{
-    ClusterQueueSpec, FlavorQuotaSpec, FlavorSpec, PodSetSpec, ResourceGroupSpec,
-    ResourceQuotaSpec, WorkloadSpec,
-};
+use muster_core::spec::WorkloadSpec;
 use muster_core::{Duration, Quantity};
 
+#[cfg(test)]
+use super::TRACE_COHORT as SWF_COHORT;
 use super::{Lines, NodeShape, TraceReport, dns_name, error};
 use crate::error::InputError;
 use crate::scenario::{Scenario, ScenarioWorkload};
@@ -60,9 +59,6 @@ const FIELDS: [&str; 18] = [
     "preceding job number",
     "think time",
 ];
-
-/// The cohort and flavor of the ClusterQueues made for an SWF log's queues.
-pub const SWF_COHORT: &str = "swf";
 
 /// Why records are skipped.
 const NO_RUN_TIME: &str = "no run time";
@@ -285,81 +281,16 @@ pub fn load(
         .sum();
 
     // The queues: the YAML's ClusterQueues by name, else one of ours each.
-    let queues: BTreeSet<&str> = jobs.iter().map(|j| j.queue.as_str()).collect();
-    let ours: Vec<&str> = queues
-        .iter()
-        .copied()
-        .filter(|q| !scenario.cluster.cluster_queues.iter().any(|c| c.name == *q))
-        .collect();
-    if !ours.is_empty() {
-        if !scenario
-            .cluster
-            .flavors
-            .iter()
-            .any(|f| f.name == SWF_COHORT)
-        {
-            scenario.cluster.flavors.push(FlavorSpec {
-                name: SWF_COHORT.into(),
-                ..FlavorSpec::default()
-            });
-        }
-        let share = Quantity::from_milli(
-            (total_cpu.milli() / 1000 / ours.len() as i128
-                + i128::from(total_cpu.milli() % 1000 != 0))
-                * 1000,
-        );
-        for q in &ours {
-            scenario.cluster.cluster_queues.push(ClusterQueueSpec {
-                name: q.to_string(),
-                cohort: Some(SWF_COHORT.into()),
-                resource_groups: vec![ResourceGroupSpec {
-                    covered_resources: vec!["cpu".into()],
-                    flavors: vec![FlavorQuotaSpec {
-                        name: SWF_COHORT.into(),
-                        resources: vec![ResourceQuotaSpec {
-                            name: "cpu".into(),
-                            nominal: share,
-                            ..ResourceQuotaSpec::default()
-                        }],
-                    }],
-                }],
-                ..ClusterQueueSpec::default()
-            });
-        }
-        report.notes.push(format!(
-            "queues: {} in cohort {SWF_COHORT}, {share} cpu nominal each",
-            ours.join(", ")
-        ));
-    }
-    let theirs: Vec<&str> = queues
-        .iter()
-        .copied()
-        .filter(|q| !ours.contains(q))
-        .collect();
-    if !theirs.is_empty() {
-        report
-            .notes
-            .push(format!("queues given in YAML: {}", theirs.join(", ")));
-    }
+    let queues: BTreeSet<String> = jobs.iter().map(|j| j.queue.clone()).collect();
+    report
+        .notes
+        .extend(super::ensure_queues(scenario, &queues, "cpu", total_cpu));
 
     // The workloads.
     let origin = jobs.iter().map(|j| j.submit).min().unwrap_or(0);
     scenario.workloads.reserve(jobs.len());
     for j in jobs {
-        let (full, rest) = (j.procs / per_node, j.procs % per_node);
-        let mut pod_sets = Vec::with_capacity(2);
-        let pods = |name: &str, count: i64, cpu: i64| PodSetSpec {
-            name: name.into(),
-            count: count as u32,
-            request: BTreeMap::from([("cpu".to_string(), Quantity::from_units(cpu))]),
-            ..PodSetSpec::default()
-        };
-        if full > 0 {
-            pod_sets.push(pods("ranks", full, per_node));
-        }
-        if rest > 0 {
-            pod_sets.push(pods("rest", 1, rest));
-        }
+        let pod_sets = super::gang("cpu", j.procs, per_node);
         scenario.workloads.push(ScenarioWorkload {
             spec: WorkloadSpec {
                 namespace: j.queue.clone(),
@@ -383,6 +314,7 @@ pub fn load(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use muster_core::spec::ClusterQueueSpec;
 
     fn load_text(text: &str, nodes: Option<&NodeShape>) -> Result<(Scenario, TraceReport), String> {
         let mut s = Scenario::default();
