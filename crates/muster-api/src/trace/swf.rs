@@ -21,7 +21,7 @@
 //! The cluster: nodes from the YAML inputs or the `--nodes` flags; else `MaxNodes` nodes of
 //! `MaxProcs / MaxNodes` cpu from the header, when that divides evenly. Queues: a
 //! ClusterQueue of the YAML inputs with the queue's name receives its jobs (with its quota
-//! and policies); every other queue gets a ClusterQueue of its own in cohort `swf`, with an
+//! and policies); every other queue gets a ClusterQueue of its own in cohort `trace`, with an
 //! even share of the cluster's cpu as nominal quota and free to borrow the rest — queues
 //! sharing one machine, as they did.
 
@@ -32,8 +32,6 @@ use std::path::Path;
 use muster_core::spec::WorkloadSpec;
 use muster_core::{Duration, Quantity};
 
-#[cfg(test)]
-use super::TRACE_COHORT as SWF_COHORT;
 use super::{Lines, NodeShape, TraceReport, dns_name, error};
 use crate::error::InputError;
 use crate::scenario::{Scenario, ScenarioWorkload};
@@ -365,7 +363,7 @@ mod tests {
         assert_eq!(w.submit_after, Duration::from_secs(10));
         assert_eq!(w.spec.pod_sets[0].request["cpu"], Quantity::from_units(3));
         assert_eq!((w.recorded_wait, w.spec.runtime_limit), (None, None));
-        // One ClusterQueue per queue, in cohort swf, an even share of the 32 cpu each.
+        // One ClusterQueue per queue, in cohort trace, an even share of the 32 cpu each.
         let names: Vec<&str> = s
             .cluster
             .cluster_queues
@@ -374,7 +372,7 @@ mod tests {
             .collect();
         assert_eq!(names, ["default", "express"]);
         let q = &s.cluster.cluster_queues[0];
-        assert_eq!(q.cohort.as_deref(), Some(SWF_COHORT));
+        assert_eq!(q.cohort.as_deref(), Some(super::super::TRACE_COHORT));
         assert_eq!(
             q.resource_groups[0].flavors[0].resources[0].nominal,
             Quantity::from_units(16)
