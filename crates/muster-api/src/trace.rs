@@ -6,8 +6,10 @@
 //! skipped, and why. Records it cannot parse are errors naming the file and line.
 //!
 //! Formats: `swf` (the Parallel Workloads Archive's Standard Workload Format, plain or
-//! gzip; see [`swf`]) and `itp` (Microsoft ITP GPU training jobs; see [`itp`]).
+//! gzip; see [`swf`]), `itp` (Microsoft ITP GPU training jobs; see [`itp`]) and
+//! `alibaba-openb` (Alibaba's 2023 GPU cluster, nodes and pods; see [`alibaba`]).
 
+pub mod alibaba;
 pub mod itp;
 pub mod swf;
 
@@ -28,6 +30,8 @@ pub enum TraceFormat {
     Swf,
     /// Microsoft ITP GPU training jobs (the ElasticFlow traces' CSVs).
     Itp,
+    /// Alibaba's 2023 GPU cluster pod list (with its node list beside it).
+    AlibabaOpenb,
 }
 
 impl TraceFormat {
@@ -36,6 +40,7 @@ impl TraceFormat {
         match self {
             TraceFormat::Swf => "swf",
             TraceFormat::Itp => "itp",
+            TraceFormat::AlibabaOpenb => "alibaba-openb",
         }
     }
 }
@@ -61,7 +66,12 @@ impl std::str::FromStr for TraceSource {
         let format = match format {
             "swf" => TraceFormat::Swf,
             "itp" => TraceFormat::Itp,
-            other => return Err(format!("unknown trace format {other:?} (use swf, itp)")),
+            "alibaba-openb" => TraceFormat::AlibabaOpenb,
+            other => {
+                return Err(format!(
+                    "unknown trace format {other:?} (use swf, itp, alibaba-openb)"
+                ));
+            }
         };
         if path.is_empty() {
             return Err(format!(
@@ -161,6 +171,7 @@ pub fn load(
     match source.format {
         TraceFormat::Swf => swf::load(&source.path, reader, nodes, scenario),
         TraceFormat::Itp => itp::load(&source.path, reader, nodes, scenario),
+        TraceFormat::AlibabaOpenb => alibaba::load(&source.path, reader, nodes, scenario),
     }
 }
 

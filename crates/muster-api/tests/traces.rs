@@ -108,3 +108,41 @@ fn the_itp_extract_becomes_gpu_gangs_in_one_queue_per_cluster() {
     assert!((hours - 724.224).abs() < 0.01, "{hours}");
     assert_eq!(s.workloads[0].submit_after.as_millis(), 0);
 }
+
+#[test]
+fn the_alibaba_extract_reads_its_node_list_beside_the_pods() {
+    let source: TraceSource = format!(
+        "alibaba-openb:{}",
+        fixture("alibaba-openb/openb_pod_list_default.first200.csv").display()
+    )
+    .parse()
+    .unwrap();
+    let mut s = Scenario::default();
+    let r = load(&source, None, &mut s).expect("loads");
+    assert_eq!((r.read, r.loaded), (200, 185));
+    assert_eq!(
+        r.skipped.get("never scheduled (Pending in the trace)"),
+        Some(&15)
+    );
+    // The whole node list: 1,523 nodes, 6,212 GPUs.
+    assert_eq!(s.cluster.nodes.len(), 1523);
+    let gpus: i128 = s
+        .cluster
+        .nodes
+        .iter()
+        .filter_map(|n| n.allocatable.get("nvidia.com/gpu"))
+        .map(|q| q.milli() / 1000)
+        .sum();
+    assert_eq!(gpus, 6212);
+    // 60 pods share a GPU: their fraction is kept as alibaba.com/gpu-milli.
+    let shared = s
+        .workloads
+        .iter()
+        .filter(|w| {
+            let r = &w.spec.pod_sets[0].request;
+            r.contains_key("alibaba.com/gpu-milli") && !r.contains_key("nvidia.com/gpu")
+        })
+        .count();
+    assert_eq!(shared, 60);
+    assert_eq!(s.workloads[0].spec.name, "openb-pod-0000");
+}

@@ -68,7 +68,8 @@ enum Command {
         #[arg(value_name = "PATH", required_unless_present = "trace")]
         paths: Vec<PathBuf>,
         /// A real cluster trace to replay (repeatable): swf:FILE (Parallel Workloads Archive
-        /// log, plain or gzip), itp:FILE (Microsoft ITP GPU jobs, one cluster's CSV).
+        /// log, plain or gzip), itp:FILE (Microsoft ITP GPU jobs, one cluster's CSV),
+        /// alibaba-openb:PODS.csv (Alibaba GPU cluster 2023; its node list beside it).
         #[arg(long, value_name = "FORMAT:FILE")]
         trace: Vec<muster_api::trace::TraceSource>,
         /// Build this many identical nodes for a trace that describes no cluster.
