@@ -8,6 +8,7 @@
 //! applies the core's decisions and measures; what runs where is the core's answer, so a
 //! simulation predicts what the Kubernetes controller (the same core) will do.
 
+pub mod compare;
 pub mod engine;
 pub mod events;
 pub mod output;

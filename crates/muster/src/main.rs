@@ -103,6 +103,46 @@ enum Command {
         #[arg(long)]
         numa_blind: bool,
     },
+    /// Simulate the same workload under two configurations and show the differences: waits
+    /// per queue, utilisation, fairness, preemptions, backfills.
+    ///
+    /// BASE and CANDIDATE are YAML files (or directories) holding what differs — queues,
+    /// a Configuration —; the PATHs after `--` (and any --trace) hold what both share —
+    /// nodes, jobs. Writes each run into OUT/base and OUT/candidate, the figures side by side
+    /// into OUT/compare.json, and prints them.
+    #[command(
+        after_help = "Example:\n  muster compare examples/backfill/queue-besteffort.yaml \\\n    examples/backfill/queue-backfill.yaml -- examples/backfill/cluster.yaml examples/backfill/jobs.yaml"
+    )]
+    Compare {
+        /// The base configuration.
+        base: PathBuf,
+        /// The candidate configuration.
+        candidate: PathBuf,
+        /// What both runs share (after `--`).
+        #[arg(last = true, value_name = "PATH")]
+        paths: Vec<PathBuf>,
+        /// A real cluster trace both runs replay (repeatable), as for simulate.
+        #[arg(long, value_name = "FORMAT:FILE")]
+        trace: Vec<muster_api::trace::TraceSource>,
+        /// Build this many identical nodes, as for simulate.
+        #[arg(long, value_name = "N", requires = "node_cpu")]
+        nodes: Option<usize>,
+        /// Cpu of each node --nodes builds.
+        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+        node_cpu: Option<muster_core::Quantity>,
+        /// Memory of each node --nodes builds.
+        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+        node_memory: Option<muster_core::Quantity>,
+        /// GPUs of each node --nodes builds.
+        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+        node_gpu: Option<muster_core::Quantity>,
+        /// Directory for base/, candidate/ and compare.json.
+        #[arg(long, value_name = "DIR", default_value = "muster-out/compare")]
+        out: PathBuf,
+        /// Stop both runs at this simulated time.
+        #[arg(long, value_name = "DURATION", value_parser = parse_until)]
+        until: Option<muster_core::Duration>,
+    },
     /// Check input files without simulating: the same parsing and the same errors.
     Validate {
         /// YAML files or directories.
@@ -341,6 +381,45 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Compare {
+            base,
+            candidate,
+            paths,
+            trace,
+            nodes,
+            node_cpu,
+            node_memory,
+            node_gpu,
+            out,
+            until,
+        } => {
+            let shape = nodes.zip(node_cpu).map(|(count, cpu)| NodeShape {
+                count,
+                cpu,
+                memory: node_memory,
+                gpu: node_gpu,
+            });
+            let mut scenarios = Vec::new();
+            for config in [&base, &candidate] {
+                let mut all = paths.clone();
+                all.push(config.clone());
+                let mut scenario = match load(&all) {
+                    Ok(s) => s,
+                    Err(code) => return code,
+                };
+                if let Err(code) = load_traces(&mut scenario, &trace, shape.as_ref()) {
+                    return code;
+                }
+                scenarios.push(scenario);
+            }
+            match compare(&scenarios, (&base, &candidate), &out, until) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("error: {e:#}");
+                    ExitCode::from(1)
+                }
+            }
+        }
         Command::Simulate {
             paths,
             trace,
@@ -487,6 +566,55 @@ async fn shutdown_signal() {
     {
         let _ = ctrl_c.await;
     }
+}
+
+/// Runs both scenarios into `out`/base and `out`/candidate and prints their figures side
+/// by side (also written to `out`/compare.json).
+fn compare(
+    scenarios: &[Scenario],
+    (base, candidate): (&PathBuf, &PathBuf),
+    out: &std::path::Path,
+    until: Option<muster_core::Duration>,
+) -> anyhow::Result<()> {
+    let mut summaries = Vec::new();
+    for (scenario, (dir, config)) in scenarios
+        .iter()
+        .zip([("base", base), ("candidate", candidate)])
+    {
+        let options = Options {
+            until,
+            ..Options::default()
+        };
+        let target = out.join(dir);
+        let title = format!("{dir}: {}", config.display());
+        let outcome =
+            muster_sim::output::run_to_dir(scenario, &options, &target, &title, &mut |_| {})
+                .with_context(|| format!("simulation into {} failed", target.display()))?;
+        summaries.push(outcome.summary);
+    }
+    let rows = muster_sim::compare::rows(&summaries[0], &summaries[1]);
+    let json = muster_sim::compare::to_json(
+        (
+            &base.display().to_string(),
+            &candidate.display().to_string(),
+        ),
+        &rows,
+    );
+    let path = out.join("compare.json");
+    std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    out!(
+        "{}",
+        muster_sim::compare::table(&rows, ("base", "candidate"))
+    );
+    outln!(
+        "\nbase: {}\ncandidate: {}\nwrote {}/base/, {}/candidate/ and {}",
+        base.display(),
+        candidate.display(),
+        out.display(),
+        out.display(),
+        path.display()
+    );
+    Ok(())
 }
 
 /// Runs long enough to deserve a progress bar.

@@ -567,3 +567,79 @@ fn trace_flags_are_checked() {
     );
     assert_eq!(o.status.code(), Some(2), "--nodes needs --node-cpu");
 }
+
+/// `muster compare`: the same jobs under two queueing strategies, side by side.
+#[test]
+fn compare_runs_both_configurations_and_shows_the_differences() {
+    let dir = tempfile::tempdir().unwrap();
+    let ex = |f: &str| {
+        repo()
+            .join("examples/backfill")
+            .join(f)
+            .display()
+            .to_string()
+    };
+    let o = muster(
+        &[
+            "compare",
+            &ex("queue-besteffort.yaml"),
+            &ex("queue-backfill.yaml"),
+            "--out",
+            "cmp",
+            "--",
+            &ex("cluster.yaml"),
+            &ex("jobs.yaml"),
+        ],
+        dir.path(),
+    );
+    assert!(o.status.success(), "{}", stderr(&o));
+    let out = stdout(&o);
+    let line = |m: &str| {
+        out.lines()
+            .find(|l| l.starts_with(m))
+            .unwrap_or_default()
+            .to_string()
+    };
+    assert!(line("backfilled").ends_with("+785"), "{out}");
+    assert!(
+        line("wait mean").contains('-'),
+        "Backfill waits less: {out}"
+    );
+    for f in [
+        "base/summary.json",
+        "candidate/events.jsonl",
+        "compare.json",
+    ] {
+        assert!(dir.path().join("cmp").join(f).exists(), "{f}");
+    }
+    let json: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(dir.path().join("cmp/compare.json")).unwrap(),
+    )
+    .unwrap();
+    let backfilled = json["rows"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|r| r["metric"] == "backfilled")
+        .unwrap();
+    assert_eq!(
+        (
+            backfilled["base"].as_f64(),
+            backfilled["candidate"].as_f64()
+        ),
+        (Some(0.0), Some(785.0))
+    );
+    // A configuration that clashes with the shared inputs is an input error.
+    let o = muster(
+        &[
+            "compare",
+            &ex("queue-backfill.yaml"),
+            &ex("queue-backfill.yaml"),
+            "--",
+            &ex("cluster.yaml"),
+            &ex("queue-backfill.yaml"),
+        ],
+        dir.path(),
+    );
+    assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
+}
