@@ -67,23 +67,8 @@ enum Command {
         /// recursively, in name order).
         #[arg(value_name = "PATH", required_unless_present = "trace")]
         paths: Vec<PathBuf>,
-        /// A real cluster trace to replay (repeatable): swf:FILE (Parallel Workloads Archive
-        /// log, plain or gzip), itp:FILE (Microsoft ITP GPU jobs, one cluster's CSV),
-        /// alibaba-openb:PODS.csv (Alibaba GPU cluster 2023; its node list beside it).
-        #[arg(long, value_name = "FORMAT:FILE")]
-        trace: Vec<muster_api::trace::TraceSource>,
-        /// Build this many identical nodes for a trace that describes no cluster.
-        #[arg(long, value_name = "N", requires = "node_cpu")]
-        nodes: Option<usize>,
-        /// Cpu of each node --nodes builds.
-        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
-        node_cpu: Option<muster_core::Quantity>,
-        /// Memory of each node --nodes builds.
-        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
-        node_memory: Option<muster_core::Quantity>,
-        /// GPUs (nvidia.com/gpu) of each node --nodes builds.
-        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
-        node_gpu: Option<muster_core::Quantity>,
+        #[command(flatten)]
+        traces: TraceArgs,
         /// Directory for events.jsonl, summary.json and report.html.
         #[arg(long, value_name = "DIR", default_value = "muster-out")]
         out: PathBuf,
@@ -121,21 +106,8 @@ enum Command {
         /// What both runs share (after `--`).
         #[arg(last = true, value_name = "PATH")]
         paths: Vec<PathBuf>,
-        /// A real cluster trace both runs replay (repeatable), as for simulate.
-        #[arg(long, value_name = "FORMAT:FILE")]
-        trace: Vec<muster_api::trace::TraceSource>,
-        /// Build this many identical nodes, as for simulate.
-        #[arg(long, value_name = "N", requires = "node_cpu")]
-        nodes: Option<usize>,
-        /// Cpu of each node --nodes builds.
-        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
-        node_cpu: Option<muster_core::Quantity>,
-        /// Memory of each node --nodes builds.
-        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
-        node_memory: Option<muster_core::Quantity>,
-        /// GPUs of each node --nodes builds.
-        #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
-        node_gpu: Option<muster_core::Quantity>,
+        #[command(flatten)]
+        traces: TraceArgs,
         /// Directory for base/, candidate/ and compare.json.
         #[arg(long, value_name = "DIR", default_value = "muster-out/compare")]
         out: PathBuf,
@@ -182,6 +154,41 @@ enum Command {
     /// muster.dev/queue-name; admits, preempts and requeues them with the same scheduling
     /// core the simulator runs; serves the Job webhook, /metrics, /healthz and /readyz.
     Controller(Box<ControllerArgs>),
+}
+
+/// Real traces to replay, and the nodes to build for them.
+#[derive(clap::Args, Debug)]
+struct TraceArgs {
+    /// A real cluster trace to replay (repeatable): swf:FILE (Parallel Workloads Archive
+    /// log, plain or gzip), itp:FILE (Microsoft ITP GPU jobs, one cluster's CSV),
+    /// alibaba-openb:PODS.csv (Alibaba GPU cluster 2023; its node list beside it).
+    #[arg(long, value_name = "FORMAT:FILE")]
+    trace: Vec<muster_api::trace::TraceSource>,
+    /// Build this many identical nodes for a trace that describes no cluster.
+    #[arg(long, value_name = "N", requires = "node_cpu")]
+    nodes: Option<usize>,
+    /// Cpu of each node --nodes builds.
+    #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+    node_cpu: Option<muster_core::Quantity>,
+    /// Memory of each node --nodes builds.
+    #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+    node_memory: Option<muster_core::Quantity>,
+    /// GPUs (nvidia.com/gpu) of each node --nodes builds.
+    #[arg(long, value_name = "QUANTITY", requires = "nodes", value_parser = parse_quantity)]
+    node_gpu: Option<muster_core::Quantity>,
+}
+
+impl TraceArgs {
+    /// Reads the traces into the scenario (with the flags' nodes, if any).
+    fn load_into(&self, scenario: &mut Scenario) -> Result<(), ExitCode> {
+        let shape = self.nodes.zip(self.node_cpu).map(|(count, cpu)| NodeShape {
+            count,
+            cpu,
+            memory: self.node_memory,
+            gpu: self.node_gpu,
+        });
+        load_traces(scenario, &self.trace, shape.as_ref())
+    }
 }
 
 #[derive(clap::Args, Debug)]
@@ -385,20 +392,10 @@ fn main() -> ExitCode {
             base,
             candidate,
             paths,
-            trace,
-            nodes,
-            node_cpu,
-            node_memory,
-            node_gpu,
+            traces,
             out,
             until,
         } => {
-            let shape = nodes.zip(node_cpu).map(|(count, cpu)| NodeShape {
-                count,
-                cpu,
-                memory: node_memory,
-                gpu: node_gpu,
-            });
             let mut scenarios = Vec::new();
             for config in [&base, &candidate] {
                 let mut all = paths.clone();
@@ -407,7 +404,7 @@ fn main() -> ExitCode {
                     Ok(s) => s,
                     Err(code) => return code,
                 };
-                if let Err(code) = load_traces(&mut scenario, &trace, shape.as_ref()) {
+                if let Err(code) = traces.load_into(&mut scenario) {
                     return code;
                 }
                 scenarios.push(scenario);
@@ -422,11 +419,7 @@ fn main() -> ExitCode {
         }
         Command::Simulate {
             paths,
-            trace,
-            nodes,
-            node_cpu,
-            node_memory,
-            node_gpu,
+            traces,
             out,
             seed: _,
             until,
@@ -437,13 +430,7 @@ fn main() -> ExitCode {
                 Ok(s) => s,
                 Err(code) => return code,
             };
-            let shape = nodes.zip(node_cpu).map(|(count, cpu)| NodeShape {
-                count,
-                cpu,
-                memory: node_memory,
-                gpu: node_gpu,
-            });
-            if let Err(code) = load_traces(&mut scenario, &trace, shape.as_ref()) {
+            if let Err(code) = traces.load_into(&mut scenario) {
                 return code;
             }
             let options = Options {
