@@ -53,10 +53,10 @@ pub struct Options {
 #[derive(Debug, thiserror::Error)]
 pub enum SimError {
     /// The scenario does not fit the model (a bug in validation if it happens).
-    #[error("scenario rejected by the model: {0}")]
+    #[error("scenario rejected by the model")]
     Model(#[from] ModelError),
     /// Writing events failed.
-    #[error("cannot write events: {0}")]
+    #[error("cannot write events")]
     Io(#[from] std::io::Error),
     /// An invariant broke (only with `check_invariants`).
     #[error("invariant broken at {time}s: {message}")]
