@@ -113,14 +113,17 @@ impl<R: BufRead> Table<R> {
     }
 }
 
+/// A cell holding a non-negative integer (every number in these lists is one).
 fn integer(path: &Path, line: usize, column: &str, cell: &str) -> Result<i64, InputError> {
-    cell.parse().map_err(|_| {
-        error(
+    match cell.parse::<i64>() {
+        Ok(v) if v >= 0 => Ok(v),
+        Ok(v) => Err(error(path, Some(line), format!("{column}: negative: {v}"))),
+        Err(_) => Err(error(
             path,
             Some(line),
             format!("{column}: not an integer: {cell:?}"),
-        )
-    })
+        )),
+    }
 }
 
 /// Reads the node list into the scenario's nodes.
