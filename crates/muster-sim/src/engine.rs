@@ -232,6 +232,9 @@ pub struct Outcome {
     pub timeline: Timeline,
     /// Wait distribution per ClusterQueue.
     pub queue_waits: BTreeMap<String, Distribution>,
+    /// Per ClusterQueue, its admitted workloads' waits in milliseconds, sorted (for the
+    /// report's wait-time CDF).
+    pub queue_wait_samples: BTreeMap<String, Vec<i64>>,
     /// The model at the end.
     pub model: Model,
     /// Work the core did, summed over all cycles.
@@ -854,16 +857,25 @@ impl<'a> Sim<'a> {
             core_hours: round6(self.lost_cpu as f64 / MILLI_MS_PER_UNIT_HOUR),
             gpu_hours: round6(self.lost_gpu as f64 / MILLI_MS_PER_UNIT_HOUR),
         };
-        let queue_waits = cq_names
+        let queue_wait_distributions = cq_names
             .iter()
             .cloned()
             .zip(queue_waits.iter().map(|w| Distribution::of_millis(w)))
+            .collect();
+        let queue_wait_samples = cq_names
+            .iter()
+            .cloned()
+            .zip(queue_waits.into_iter().map(|mut w| {
+                w.sort_unstable();
+                w
+            }))
             .collect();
         summary.cluster_queues = cq_names.into_iter().zip(queues).collect();
         Outcome {
             summary,
             timeline: self.timeline,
-            queue_waits,
+            queue_waits: queue_wait_distributions,
+            queue_wait_samples,
             model,
             work: self.work,
             reservations: self.reservations,

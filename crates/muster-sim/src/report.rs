@@ -197,6 +197,50 @@ fn reduce(points: Vec<(f64, f64)>, end: f64) -> Vec<(f64, f64)> {
     out
 }
 
+/// Points a wait-time CDF keeps per ClusterQueue.
+const CDF_POINTS: usize = 200;
+
+/// The wait-time CDF per ClusterQueue: for each wait x, the fraction of the queue's admitted
+/// workloads that waited at most x (quantiles of the sorted waits, at most [`CDF_POINTS`]
+/// per queue).
+fn wait_cdf(outcome: &Outcome) -> String {
+    let max = outcome
+        .queue_wait_samples
+        .values()
+        .filter_map(|w| w.last())
+        .max()
+        .copied()
+        .unwrap_or(0) as f64
+        / 1000.0;
+    let series: Vec<Series<'_>> = outcome
+        .queue_wait_samples
+        .iter()
+        .filter(|(_, w)| !w.is_empty())
+        .map(|(name, w)| {
+            let n = w.len();
+            let step = n.div_ceil(CDF_POINTS).max(1);
+            let mut points: Vec<(f64, f64)> = (step - 1..n)
+                .step_by(step)
+                .map(|i| (w[i] as f64 / 1000.0, (i + 1) as f64 / n as f64))
+                .collect();
+            if points.last().is_none_or(|p| p.1 < 1.0) {
+                points.push((w[n - 1] as f64 / 1000.0, 1.0));
+            }
+            Series { name, points }
+        })
+        .collect();
+    if series.is_empty() {
+        return String::new();
+    }
+    step_chart(
+        "Wait-time CDF per ClusterQueue: share of admitted workloads that waited at most this long",
+        &series,
+        max.max(1.0),
+        1.0,
+        true,
+    )
+}
+
 fn column(
     timeline: &Timeline,
     end: f64,
@@ -365,6 +409,7 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
         );
     }
     html.push_str("</table></div>");
+    html.push_str(&wait_cdf(outcome));
 
     // Workloads still pending at the end, with the core's reason.
     let model = &outcome.model;
