@@ -308,6 +308,90 @@ pub(crate) fn gang(
     sets
 }
 
+/// A CSV table read a row at a time: the header's column positions, then rows.
+pub(crate) struct Table<R> {
+    lines: Lines<R>,
+    at: Vec<usize>,
+    width: usize,
+}
+
+impl<R: BufRead> Table<R> {
+    /// Reads the header row and finds `columns` in it.
+    pub(crate) fn new(path: &Path, reader: R, columns: &[&str]) -> Result<Self, InputError> {
+        let mut lines = Lines::new(reader);
+        let header = match lines.next_line() {
+            Ok(Some((_, h))) => h.to_string(),
+            Ok(None) => {
+                return Err(error(
+                    path,
+                    Some(1),
+                    format!("empty: expected the header {}", columns.join(",")),
+                ));
+            }
+            Err(e) => return Err(error(path, None, format!("cannot read: {e}"))),
+        };
+        let names: Vec<&str> = header.split(',').map(str::trim).collect();
+        let mut at = Vec::with_capacity(columns.len());
+        for c in columns {
+            at.push(names.iter().position(|n| n == c).ok_or_else(|| {
+                error(
+                    path,
+                    Some(1),
+                    format!(
+                        "no column {c:?} in the header (expected {})",
+                        columns.join(",")
+                    ),
+                )
+            })?);
+        }
+        Ok(Table {
+            lines,
+            at,
+            width: names.len(),
+        })
+    }
+
+    /// The next row's cells in the order of `columns`, with its line number.
+    pub(crate) fn row(&mut self, path: &Path) -> Result<Option<(usize, Vec<String>)>, InputError> {
+        loop {
+            let (line_no, line) = match self.lines.next_line() {
+                Ok(Some(l)) => l,
+                Ok(None) => return Ok(None),
+                Err(e) => return Err(error(path, None, format!("cannot read: {e}"))),
+            };
+            if line.trim().is_empty() {
+                continue;
+            }
+            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
+            if cells.len() != self.width {
+                return Err(error(
+                    path,
+                    Some(line_no),
+                    format!("{} columns, the header has {}", cells.len(), self.width),
+                ));
+            }
+            return Ok(Some((
+                line_no,
+                self.at.iter().map(|&i| cells[i].to_string()).collect(),
+            )));
+        }
+    }
+}
+
+/// The whole units of `resource` on the node that has the most of it, and the total over
+/// all nodes (a trace job's gang is packed by the largest node; its queues share the total).
+pub(crate) fn largest_and_total(scenario: &Scenario, resource: &str) -> (i64, Quantity) {
+    let amounts = || {
+        scenario
+            .cluster
+            .nodes
+            .iter()
+            .filter_map(|n| n.allocatable.get(resource).copied())
+    };
+    let largest = amounts().max().unwrap_or(Quantity::ZERO);
+    ((largest.milli() / 1000) as i64, amounts().sum())
+}
+
 /// A name safe as a ClusterQueue or namespace name: lower-case letters, digits and `-`.
 pub(crate) fn dns_name(raw: &str) -> String {
     let mut out = String::with_capacity(raw.len());

@@ -40,7 +40,7 @@ use muster_core::spec::{
     ResourceQuotaSpec, WorkloadSpec,
 };
 
-use super::{Lines, NodeShape, TraceReport, dns_name, error};
+use super::{NodeShape, Table, TraceReport, dns_name, error};
 use crate::error::InputError;
 use crate::scenario::{Scenario, ScenarioWorkload};
 
@@ -54,64 +54,6 @@ pub const QUEUE: &str = "openb";
 pub const NODE_LIST: &str = "openb_node_list_all_node.csv";
 
 const GPU: &str = "nvidia.com/gpu";
-
-/// A CSV table read a row at a time: the header's column positions, then rows.
-struct Table<R> {
-    lines: Lines<R>,
-    at: Vec<usize>,
-    width: usize,
-}
-
-impl<R: BufRead> Table<R> {
-    fn new(path: &Path, reader: R, columns: &[&str]) -> Result<Self, InputError> {
-        let mut lines = Lines::new(reader);
-        let header = match lines.next_line() {
-            Ok(Some((_, h))) => h.to_string(),
-            Ok(None) => return Err(error(path, Some(1), "empty: expected a header row".into())),
-            Err(e) => return Err(error(path, None, format!("cannot read: {e}"))),
-        };
-        let names: Vec<&str> = header.split(',').map(str::trim).collect();
-        let mut at = Vec::with_capacity(columns.len());
-        for c in columns {
-            at.push(
-                names.iter().position(|n| n == c).ok_or_else(|| {
-                    error(path, Some(1), format!("no column {c:?} in the header"))
-                })?,
-            );
-        }
-        Ok(Table {
-            lines,
-            at,
-            width: names.len(),
-        })
-    }
-
-    /// The next row's cells in the order of `columns`, with its line number.
-    fn row(&mut self, path: &Path) -> Result<Option<(usize, Vec<String>)>, InputError> {
-        loop {
-            let (line_no, line) = match self.lines.next_line() {
-                Ok(Some(l)) => l,
-                Ok(None) => return Ok(None),
-                Err(e) => return Err(error(path, None, format!("cannot read: {e}"))),
-            };
-            if line.trim().is_empty() {
-                continue;
-            }
-            let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-            if cells.len() != self.width {
-                return Err(error(
-                    path,
-                    Some(line_no),
-                    format!("{} columns, the header has {}", cells.len(), self.width),
-                ));
-            }
-            return Ok(Some((
-                line_no,
-                self.at.iter().map(|&i| cells[i].to_string()).collect(),
-            )));
-        }
-    }
-}
 
 /// A cell holding a non-negative integer (every number in these lists is one).
 fn integer(path: &Path, line: usize, column: &str, cell: &str) -> Result<i64, InputError> {

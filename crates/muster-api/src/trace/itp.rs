@@ -23,7 +23,7 @@ use std::path::Path;
 use muster_core::Quantity;
 use muster_core::spec::WorkloadSpec;
 
-use super::{Lines, NodeShape, TraceReport, dns_name, error};
+use super::{NodeShape, Table, TraceReport, dns_name, error};
 use crate::error::InputError;
 use crate::scenario::{Scenario, ScenarioWorkload};
 
@@ -47,31 +47,7 @@ pub fn load(
             .map(|n| n.trim_end_matches(".csv"))
             .unwrap_or("itp"),
     );
-    let mut lines = Lines::new(reader);
-    let read_err = |e: std::io::Error| error(path, None, format!("cannot read: {e}"));
-    // The header: where each column is.
-    let Some((_, header)) = lines.next_line().map_err(read_err)? else {
-        return Err(error(
-            path,
-            Some(1),
-            "empty: expected the header job_id,submission_time,duration,num_gpu".into(),
-        ));
-    };
-    let names: Vec<&str> = header.split(',').map(str::trim).collect();
-    let mut at = [0usize; 4];
-    for (i, c) in COLUMNS.iter().enumerate() {
-        at[i] = names.iter().position(|n| n == c).ok_or_else(|| {
-            error(
-                path,
-                Some(1),
-                format!(
-                    "no column {c:?} in the header (expected {})",
-                    COLUMNS.join(",")
-                ),
-            )
-        })?;
-    }
-    let width = names.len();
+    let mut table = Table::new(path, reader, &COLUMNS)?;
     struct Job {
         id: String,
         submit: i64,
@@ -80,30 +56,19 @@ pub fn load(
     }
     let mut jobs = Vec::new();
     let mut seen = BTreeSet::new();
-    while let Some((line_no, line)) = lines.next_line().map_err(read_err)? {
-        if line.trim().is_empty() {
-            continue;
-        }
-        let cells: Vec<&str> = line.split(',').map(str::trim).collect();
-        if cells.len() != width {
-            return Err(error(
-                path,
-                Some(line_no),
-                format!("{} columns, the header has {width}", cells.len()),
-            ));
-        }
+    while let Some((line_no, cells)) = table.row(path)? {
         report.read += 1;
         let number = |i: usize| -> Result<i64, InputError> {
-            cells[at[i]].parse().map_err(|_| {
+            cells[i].parse().map_err(|_| {
                 error(
                     path,
                     Some(line_no),
-                    format!("{}: not an integer: {:?}", COLUMNS[i], cells[at[i]]),
+                    format!("{}: not an integer: {:?}", COLUMNS[i], cells[i]),
                 )
             })
         };
         let (submit, duration, gpus) = (number(1)?, number(2)?, number(3)?);
-        let id = cells[at[0]].to_string();
+        let id = cells[0].clone();
         if duration <= 0 {
             report.skip("no positive duration");
         } else if gpus <= 0 {
@@ -131,15 +96,7 @@ pub fn load(
             shape.gpu.unwrap_or(Quantity::ZERO)
         ));
     }
-    let gpus_of = |n: &muster_core::spec::NodeSpec| n.allocatable.get("nvidia.com/gpu").copied();
-    let per_node = scenario
-        .cluster
-        .nodes
-        .iter()
-        .filter_map(gpus_of)
-        .max()
-        .map(|q| (q.milli() / 1000) as i64)
-        .unwrap_or(0);
+    let (per_node, total) = super::largest_and_total(scenario, "nvidia.com/gpu");
     if per_node < 1 {
         return Err(error(
             path,
@@ -147,7 +104,6 @@ pub fn load(
             "no node has a GPU: the ITP traces publish no cluster, so describe it in YAML or give --nodes N --node-cpu C --node-gpu G".into(),
         ));
     }
-    let total: Quantity = scenario.cluster.nodes.iter().filter_map(gpus_of).sum();
     let queues = BTreeSet::from([queue.clone()]);
     report.notes.extend(super::ensure_queues(
         scenario,

@@ -254,15 +254,7 @@ pub fn load(
             shape.count, shape.cpu
         ));
     }
-    let node_cpu = scenario
-        .cluster
-        .nodes
-        .iter()
-        .filter_map(|n| n.allocatable.get("cpu"))
-        .max()
-        .copied()
-        .unwrap_or(Quantity::ZERO);
-    let per_node = (node_cpu.milli() / 1000) as i64;
+    let (per_node, total_cpu) = super::largest_and_total(scenario, "cpu");
     if per_node < 1 {
         return Err(error(
             path,
@@ -270,13 +262,6 @@ pub fn load(
             "no node has a whole cpu: a job's processors cannot be placed".into(),
         ));
     }
-    let total_cpu: Quantity = scenario
-        .cluster
-        .nodes
-        .iter()
-        .filter_map(|n| n.allocatable.get("cpu"))
-        .copied()
-        .sum();
 
     // The queues: the YAML's ClusterQueues by name, else one of ours each.
     let queues: BTreeSet<String> = jobs.iter().map(|j| j.queue.clone()).collect();
