@@ -1204,9 +1204,10 @@ impl Model {
             .iter()
             .flat_map(|ps| std::iter::repeat_n(ps, ps.count as usize));
         for (pod, (ps, &node)) in pods.zip(placements).enumerate() {
-            if node == NodeId::LOST || !self.zones.has_topology(node) {
+            if node == NodeId::LOST {
                 continue;
             }
+            // Nodes without zones hold nothing (`hold` says so).
             self.zones
                 .hold(&mut s, node, (&ps.request, &ps.numa), pod as u32, &mut numa);
         }
