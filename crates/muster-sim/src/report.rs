@@ -1,6 +1,11 @@
 //! `report.html`: one self-contained page (no scripts, no external assets) with the summary,
 //! utilization over time, pending and running workloads per ClusterQueue as inline SVG step
-//! charts, and a table of wait times per ClusterQueue.
+//! charts, and a table of wait times per ClusterQueue with a wait-time CDF per ClusterQueue.
+//!
+//! The charts are drawn here by a few dozen lines (`step_chart` and the functions that turn
+//! a timeline or a queue's waits into points); `muster compare`'s report
+//! ([`crate::compare::report`]) draws its overlays with the same functions and the same page
+//! style. Each chart's title is text in the DOM (a `<figcaption>`, and the SVG's `<title>`).
 //!
 //! Long timelines are reduced to at most one column of points per pixel, keeping each
 //! column's peak and its last value, so a spike is never lost to down-sampling.
@@ -60,16 +65,69 @@ pub fn human_time(secs: f64) -> String {
     if out.is_empty() { format!("{s}s") } else { out }
 }
 
-struct Series<'a> {
-    name: &'a str,
-    points: Vec<(f64, f64)>,
+/// How a series is drawn: its colour, and its dash pattern (solid when `None`), so that two
+/// series can be told apart without colour too.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(crate) struct Stroke {
+    /// An SVG colour.
+    pub color: &'static str,
+    /// An SVG `stroke-dasharray`, or `None` for a solid line.
+    pub dash: Option<&'static str>,
 }
 
-/// A step chart of several series over `[0, end]` seconds, values in `[0, max_y]`.
-fn step_chart(title: &str, series: &[Series<'_>], end: f64, max_y: f64, percent: bool) -> String {
+impl Stroke {
+    /// The `i`-th colour of the palette, solid: how a single run tells its series apart.
+    pub fn palette(i: usize) -> Stroke {
+        Stroke {
+            color: PALETTE[i % PALETTE.len()],
+            dash: None,
+        }
+    }
+
+    fn attributes(self) -> String {
+        match self.dash {
+            Some(dash) => format!(r#"stroke="{}" stroke-dasharray="{dash}""#, self.color),
+            None => format!(r#"stroke="{}""#, self.color),
+        }
+    }
+}
+
+/// One line of a step chart.
+pub(crate) struct Series<'a> {
+    /// Its name in the legend and in the line's tooltip.
+    pub name: &'a str,
+    /// `(x, y)` in time order; the line holds each value until the next point.
+    pub points: Vec<(f64, f64)>,
+    /// Where the line's last value ends: the run's makespan for a timeline (a shorter run's
+    /// line stops where the run did), the chart's end for a CDF (it stays at 100%).
+    pub until: f64,
+    /// How it is drawn.
+    pub stroke: Stroke,
+}
+
+/// What a step chart's axes show: x over `[0, end]` seconds, y over `[0, max_y]`, as a
+/// percentage or as a count (whose top is rounded up to a multiple of 4).
+#[derive(Clone, Copy, Debug)]
+pub(crate) struct Axes {
+    /// The last second on the x axis.
+    pub end: f64,
+    /// The largest value on the y axis.
+    pub max_y: f64,
+    /// Whether y is a fraction shown as a percentage.
+    pub percent: bool,
+}
+
+/// A step chart of several series, titled in the DOM (a `<figcaption>` and the SVG's
+/// `<title>`), with a legend that shows each series' colour and dash pattern.
+pub(crate) fn step_chart(title: &str, series: &[Series<'_>], axes: Axes) -> String {
     let mut svg = String::new();
     let plot_w = WIDTH - LEFT - RIGHT;
     let plot_h = HEIGHT - TOP - BOTTOM;
+    let Axes {
+        end,
+        max_y,
+        percent,
+    } = axes;
     let end = if end > 0.0 { end } else { 1.0 };
     // Counts get whole-number gridlines: the top is rounded up to a multiple of 4.
     let max_y = match (percent, max_y > 0.0) {
@@ -77,11 +135,12 @@ fn step_chart(title: &str, series: &[Series<'_>], end: f64, max_y: f64, percent:
         (true, true) => max_y,
         (false, true) => (max_y / 4.0).ceil() * 4.0,
     };
-    let x = |t: f64| LEFT + t / end * plot_w;
+    let x = |t: f64| LEFT + (t / end).clamp(0.0, 1.0) * plot_w;
     let y = |v: f64| TOP + plot_h - (v / max_y).clamp(0.0, 1.0) * plot_h;
     let _ = write!(
         svg,
-        r#"<figure><figcaption>{}</figcaption><svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{}">"#,
+        r#"<figure><figcaption>{}</figcaption><svg viewBox="0 0 {WIDTH} {HEIGHT}" width="{WIDTH}" height="{HEIGHT}" role="img" aria-label="{}"><title>{}</title>"#,
+        escape(title),
         escape(title),
         escape(title)
     );
@@ -125,44 +184,37 @@ fn step_chart(title: &str, series: &[Series<'_>], end: f64, max_y: f64, percent:
         TOP + plot_h,
         TOP + plot_h
     );
-    for (i, s) in series.iter().enumerate() {
+    for s in series {
         if s.points.is_empty() {
             continue;
         }
-        let color = PALETTE[i % PALETTE.len()];
-        let mut d = String::new();
-        let mut prev_y = None;
+        let mut d = format!("M{:.1},{:.1}", x(0.0), y(0.0));
         for &(t, v) in &s.points {
-            let (px, py) = (x(t), y(v));
-            match prev_y {
-                None => {
-                    let _ = write!(d, "M{:.1},{:.1}", x(0.0), y(0.0));
-                    let _ = write!(d, "H{px:.1}V{py:.1}");
-                }
-                Some(_) => {
-                    let _ = write!(d, "H{px:.1}V{py:.1}");
-                }
-            }
-            prev_y = Some(py);
+            let _ = write!(d, "H{:.1}V{:.1}", x(t), y(v));
         }
-        let _ = write!(d, "H{:.1}", x(end));
+        let _ = write!(d, "H{:.1}", x(s.until));
         let _ = write!(
             svg,
-            r#"<path d="{d}" fill="none" stroke="{color}" stroke-width="1.6"><title>{}</title></path>"#,
+            r#"<path d="{d}" fill="none" {} stroke-width="1.6"><title>{}</title></path>"#,
+            s.stroke.attributes(),
             escape(s.name)
         );
     }
     svg.push_str("</svg><div class=\"legend\">");
-    for (i, s) in series.iter().enumerate() {
-        let _ = write!(
-            svg,
-            r#"<span><i style="background:{}"></i>{}</span>"#,
-            PALETTE[i % PALETTE.len()],
-            escape(s.name)
-        );
+    for s in series {
+        svg.push_str(&legend_entry(s.stroke, s.name));
     }
     svg.push_str("</div></figure>");
     svg
+}
+
+/// A legend entry: a short line drawn as the series is (colour and dash), then its name.
+pub(crate) fn legend_entry(stroke: Stroke, name: &str) -> String {
+    format!(
+        r#"<span><svg width="28" height="10" aria-hidden="true"><line x1="1" x2="27" y1="5" y2="5" {} stroke-width="2.4"/></svg>{}</span>"#,
+        stroke.attributes(),
+        escape(name)
+    )
 }
 
 /// Reduces points to at most one column per pixel, keeping each column's peak then its last
@@ -200,48 +252,73 @@ fn reduce(points: Vec<(f64, f64)>, end: f64) -> Vec<(f64, f64)> {
 /// Points a wait-time CDF keeps per ClusterQueue.
 const CDF_POINTS: usize = 200;
 
-/// The wait-time CDF per ClusterQueue: for each wait x, the fraction of the queue's admitted
-/// workloads that waited at most x (quantiles of the sorted waits, at most [`CDF_POINTS`]
-/// per queue).
-fn wait_cdf(outcome: &Outcome) -> String {
-    let max = outcome
-        .queue_wait_samples
-        .values()
+/// The wait-time CDF of one ClusterQueue, from its admitted workloads' waits in
+/// milliseconds, sorted: for each wait x (seconds), the fraction of them that waited at most
+/// x — quantiles of the sorted waits, at most [`CDF_POINTS`] of them. Empty for no waits.
+pub(crate) fn cdf_points(waits_ms: &[i64]) -> Vec<(f64, f64)> {
+    let n = waits_ms.len();
+    if n == 0 {
+        return Vec::new();
+    }
+    let step = n.div_ceil(CDF_POINTS).max(1);
+    let mut points: Vec<(f64, f64)> = (step - 1..n)
+        .step_by(step)
+        .map(|i| (waits_ms[i] as f64 / 1000.0, (i + 1) as f64 / n as f64))
+        .collect();
+    if points.last().is_none_or(|p| p.1 < 1.0) {
+        points.push((waits_ms[n - 1] as f64 / 1000.0, 1.0));
+    }
+    points
+}
+
+/// The longest wait, in seconds, over the queues' sorted waits in milliseconds: the end of a
+/// wait-time CDF's x axis (at least one second).
+pub(crate) fn longest_wait<'a>(waits_ms: impl IntoIterator<Item = &'a Vec<i64>>) -> f64 {
+    let max = waits_ms
+        .into_iter()
         .filter_map(|w| w.last())
         .max()
         .copied()
-        .unwrap_or(0) as f64
-        / 1000.0;
+        .unwrap_or(0);
+    (max as f64 / 1000.0).max(1.0)
+}
+
+/// Title of the wait-time CDF charts.
+pub(crate) const CDF_TITLE: &str = "Wait-time CDF per ClusterQueue";
+/// What a wait-time CDF's y axis is.
+const CDF_MEANING: &str = "share of admitted workloads that waited at most this long";
+
+/// The wait-time CDF per ClusterQueue: one line a queue.
+fn wait_cdf(outcome: &Outcome) -> String {
+    let end = longest_wait(outcome.queue_wait_samples.values());
     let series: Vec<Series<'_>> = outcome
         .queue_wait_samples
         .iter()
         .filter(|(_, w)| !w.is_empty())
-        .map(|(name, w)| {
-            let n = w.len();
-            let step = n.div_ceil(CDF_POINTS).max(1);
-            let mut points: Vec<(f64, f64)> = (step - 1..n)
-                .step_by(step)
-                .map(|i| (w[i] as f64 / 1000.0, (i + 1) as f64 / n as f64))
-                .collect();
-            if points.last().is_none_or(|p| p.1 < 1.0) {
-                points.push((w[n - 1] as f64 / 1000.0, 1.0));
-            }
-            Series { name, points }
+        .enumerate()
+        .map(|(i, (name, w))| Series {
+            name,
+            points: cdf_points(w),
+            until: end,
+            stroke: Stroke::palette(i),
         })
         .collect();
     if series.is_empty() {
         return String::new();
     }
     step_chart(
-        "Wait-time CDF per ClusterQueue: share of admitted workloads that waited at most this long",
+        &format!("{CDF_TITLE}: {CDF_MEANING}"),
         &series,
-        max.max(1.0),
-        1.0,
-        true,
+        Axes {
+            end,
+            max_y: 1.0,
+            percent: true,
+        },
     )
 }
 
-fn column(
+/// One column of the timeline as points over `[0, end]`, reduced to the chart's width.
+pub(crate) fn column(
     timeline: &Timeline,
     end: f64,
     f: impl Fn(&crate::stats::Sample) -> f64,
@@ -272,32 +349,60 @@ fn queue_chart(
         .enumerate()
         .map(|(i, name)| Series {
             name,
-            points: column(tl, end, |s| f64::from(counts(s)[i])),
+            points: column(tl, end, |s| {
+                counts(s).get(i).copied().map_or(0.0, f64::from)
+            }),
+            until: end,
+            stroke: Stroke::palette(i),
         })
         .collect();
-    step_chart(title, &series, end, f64::from(max.max(1)), false)
+    step_chart(
+        title,
+        &series,
+        Axes {
+            end,
+            max_y: f64::from(max.max(1)),
+            percent: false,
+        },
+    )
 }
 
-/// Renders the report.
-pub fn render(outcome: &Outcome, title: &str) -> String {
-    let s = &outcome.summary;
-    let tl = &outcome.timeline;
-    let end = s.makespan_seconds;
-    let mut html = String::new();
-    let _ = write!(
-        html,
-        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>Muster simulation: {}</title><style>
-body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:920px;color:#222}}
+/// Title of the utilisation charts.
+pub(crate) const UTILIZATION_TITLE: &str = "Allocated / allocatable over time";
+/// Title of the pending-workloads charts.
+pub(crate) const PENDING_TITLE: &str = "Pending workloads per ClusterQueue";
+
+/// The start of a report page, up to and including its `<h1>`: the document's title, and
+/// the style every report shares.
+pub(crate) fn page_start(title: &str) -> String {
+    format!(
+        r#"<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{t}</title><style>
+body{{font-family:system-ui,-apple-system,Segoe UI,sans-serif;margin:2rem auto;max-width:920px;color:#222;background:#fff}}
 h1{{font-size:1.5rem}}h2{{font-size:1.15rem;margin-top:2rem}}
 table{{border-collapse:collapse;margin:.5rem 0;font-size:.9rem}}td,th{{padding:.25rem .5rem;border-bottom:1px solid #e5e5e5;text-align:right}}
 .wide{{overflow-x:auto}}
 th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaption{{font-weight:600;margin-bottom:.3rem}}
-.legend span{{margin-right:1rem;font-size:.85rem}}.legend i{{display:inline-block;width:.8rem;height:.8rem;margin-right:.3rem;vertical-align:middle}}
+.legend span{{margin-right:1rem;font-size:.85rem}}.legend svg{{margin-right:.3rem;vertical-align:middle}}
 .kpi{{display:flex;flex-wrap:wrap;gap:1rem}}.kpi div{{background:#f5f7fa;padding:.6rem .9rem;border-radius:6px}}.kpi b{{display:block;font-size:1.2rem}}
-</style></head><body><h1>Muster simulation: {}</h1>"#,
-        escape(title),
-        escape(title)
-    );
+</style></head><body><h1>{t}</h1>"#,
+        t = escape(title)
+    )
+}
+
+/// The end of a report page: which command generated it.
+pub(crate) fn page_end(command: &str) -> String {
+    format!(
+        "<p style=\"color:#777;font-size:.85rem\">Generated by <code>{}</code>. Times are simulated time.</p></body></html>\n",
+        escape(command)
+    )
+}
+
+/// Renders the report of one run.
+pub fn render(outcome: &Outcome, title: &str) -> String {
+    let s = &outcome.summary;
+    let tl = &outcome.timeline;
+    let end = s.makespan_seconds;
+    let mut html = page_start(&format!("Muster simulation: {title}"));
     let _ = write!(
         html,
         r#"<div class="kpi"><div><b>{}</b>workloads</div><div><b>{}</b>admitted</div><div><b>{}</b>finished</div><div><b>{}</b>pending at end</div><div><b>{}</b>preemptions</div><div><b>{}</b>makespan</div><div><b>{}</b>mean wait</div><div><b>{}</b>p95 wait</div><div><b>{:.3}</b>Jain fairness</div></div>"#,
@@ -360,24 +465,23 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
         .enumerate()
         .map(|(i, name)| Series {
             name,
-            points: column(tl, end, |s| s.utilization[i]),
+            points: column(tl, end, |s| s.utilization.get(i).copied().unwrap_or(0.0)),
+            until: end,
+            stroke: Stroke::palette(i),
         })
         .collect();
     html.push_str(&step_chart(
-        "Allocated / allocatable over time",
+        UTILIZATION_TITLE,
         &util,
-        end,
-        1.0,
-        true,
+        Axes {
+            end,
+            max_y: 1.0,
+            percent: true,
+        },
     ));
 
     html.push_str("<h2>Queues</h2>");
-    html.push_str(&queue_chart(
-        "Pending workloads per ClusterQueue",
-        tl,
-        end,
-        |s| &s.pending,
-    ));
+    html.push_str(&queue_chart(PENDING_TITLE, tl, end, |s| &s.pending));
     html.push_str(&queue_chart(
         "Running workloads per ClusterQueue",
         tl,
@@ -440,7 +544,7 @@ th:first-child,td:first-child{{text-align:left}}figure{{margin:1rem 0}}figcaptio
         }
         html.push_str("</table>");
     }
-    html.push_str("<p style=\"color:#777;font-size:.85rem\">Generated by <code>muster simulate</code>. Times are simulated time.</p></body></html>\n");
+    html.push_str(&page_end("muster simulate"));
     html
 }
 
@@ -470,5 +574,59 @@ mod tests {
         let r = reduce(points, 100_000.0);
         assert!(r.len() < 2000);
         assert!(r.iter().any(|&(_, v)| v == 9.0));
+    }
+
+    #[test]
+    fn a_chart_has_its_title_in_the_dom_and_a_legend_drawn_like_its_lines() {
+        let series = [
+            Series {
+                name: "solid <a>",
+                points: vec![(0.0, 1.0), (50.0, 2.0)],
+                until: 50.0,
+                stroke: Stroke::palette(0),
+            },
+            Series {
+                name: "dashed",
+                points: vec![(10.0, 4.0)],
+                until: 100.0,
+                stroke: Stroke {
+                    color: "#000",
+                    dash: Some("3 2"),
+                },
+            },
+        ];
+        let axes = Axes {
+            end: 100.0,
+            max_y: 3.0,
+            percent: false,
+        };
+        let svg = step_chart("Title & more", &series, axes);
+        assert!(
+            svg.contains("<figcaption>Title &amp; more</figcaption>"),
+            "{svg}"
+        );
+        assert!(svg.contains("<title>Title &amp; more</title>"), "{svg}");
+        // Each line and its legend entry share colour and dash pattern.
+        let dashed = r##"stroke="#000" stroke-dasharray="3 2""##;
+        assert_eq!(svg.matches(dashed).count(), 2, "{svg}");
+        assert_eq!(svg.matches(r##"stroke="#1f77b4""##).count(), 2, "{svg}");
+        assert!(svg.contains("</svg>solid &lt;a&gt;</span>"), "{svg}");
+        // A line ends at its own end (x = 56 + 792 / 2), the other at the axis' end; counts
+        // get a top rounded up to a multiple of 4.
+        assert!(svg.contains("H452.0\" fill"), "{svg}");
+        assert!(svg.contains("H848.0\" fill"), "{svg}");
+        assert!(svg.contains(">4</text>"), "{svg}");
+    }
+
+    #[test]
+    fn a_cdf_reaches_one_at_the_longest_wait() {
+        assert!(cdf_points(&[]).is_empty());
+        let waits: Vec<i64> = (1..=1000).map(|i| i * 1000).collect();
+        let p = cdf_points(&waits);
+        assert!(p.len() <= CDF_POINTS + 1, "{}", p.len());
+        assert_eq!(p.last(), Some(&(1000.0, 1.0)));
+        assert!(p.windows(2).all(|w| w[0].0 <= w[1].0 && w[0].1 <= w[1].1));
+        assert_eq!(longest_wait([&waits, &vec![5]]), 1000.0);
+        assert_eq!(longest_wait(std::iter::empty()), 1.0);
     }
 }
