@@ -94,7 +94,8 @@ enum Command {
     /// BASE and CANDIDATE are YAML files (or directories) holding what differs — queues,
     /// a Configuration —; the PATHs after `--` (and any --trace) hold what both share —
     /// nodes, jobs. Writes each run into OUT/base and OUT/candidate, the figures side by side
-    /// into OUT/compare.json, and prints them.
+    /// into OUT/compare.json, a report with both runs overlaid on the same charts into
+    /// OUT/report.html, and prints the figures.
     #[command(
         after_help = "Example:\n  muster compare examples/backfill/queue-besteffort.yaml \\\n    examples/backfill/queue-backfill.yaml -- examples/backfill/cluster.yaml examples/backfill/jobs.yaml"
     )]
@@ -108,7 +109,7 @@ enum Command {
         paths: Vec<PathBuf>,
         #[command(flatten)]
         traces: TraceArgs,
-        /// Directory for base/, candidate/ and compare.json.
+        /// Directory for base/, candidate/, compare.json and report.html.
         #[arg(long, value_name = "DIR", default_value = "muster-out/compare")]
         out: PathBuf,
         /// Stop both runs at this simulated time.
@@ -556,14 +557,15 @@ async fn shutdown_signal() {
 }
 
 /// Runs both scenarios into `out`/base and `out`/candidate and prints their figures side
-/// by side (also written to `out`/compare.json).
+/// by side (also written to `out`/compare.json), and writes `out`/report.html with both
+/// runs overlaid.
 fn compare(
     scenarios: &[Scenario],
     (base, candidate): (&PathBuf, &PathBuf),
     out: &std::path::Path,
     until: Option<muster_core::Duration>,
 ) -> anyhow::Result<()> {
-    let mut summaries = Vec::new();
+    let mut runs = Vec::new();
     for (scenario, (dir, config)) in scenarios
         .iter()
         .zip([("base", base), ("candidate", candidate)])
@@ -577,9 +579,15 @@ fn compare(
         let outcome =
             muster_sim::output::run_to_dir(scenario, &options, &target, &title, &mut |_| {})
                 .with_context(|| format!("simulation into {} failed", target.display()))?;
-        summaries.push(outcome.summary);
+        runs.push(muster_sim::compare::Run::new(
+            config.display().to_string(),
+            outcome,
+        ));
     }
-    let rows = muster_sim::compare::rows(&summaries[0], &summaries[1]);
+    let [base_run, candidate_run] = &runs[..] else {
+        anyhow::bail!("compare needs two scenarios, got {}", runs.len());
+    };
+    let rows = muster_sim::compare::rows(&base_run.summary, &candidate_run.summary);
     let json = muster_sim::compare::to_json(
         (
             &base.display().to_string(),
@@ -589,17 +597,21 @@ fn compare(
     );
     let path = out.join("compare.json");
     std::fs::write(&path, json).with_context(|| format!("cannot write {}", path.display()))?;
+    let report = out.join("report.html");
+    let html = muster_sim::compare::report(base_run, candidate_run, &rows);
+    std::fs::write(&report, html).with_context(|| format!("cannot write {}", report.display()))?;
     out!(
         "{}",
         muster_sim::compare::table(&rows, ("base", "candidate"))
     );
     outln!(
-        "\nbase: {}\ncandidate: {}\nwrote {}/base/, {}/candidate/ and {}",
+        "\nbase: {}\ncandidate: {}\nwrote {}/base/, {}/candidate/, {} and {}",
         base.display(),
         candidate.display(),
         out.display(),
         out.display(),
-        path.display()
+        path.display(),
+        report.display()
     );
     Ok(())
 }

@@ -1,19 +1,9 @@
 //! End-to-end tests of the `muster` binary: exit codes, messages, files written.
 
-use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
-fn muster(args: &[&str], dir: &Path) -> Output {
-    Command::new(env!("CARGO_BIN_EXE_muster"))
-        .args(args)
-        .current_dir(dir)
-        .output()
-        .expect("muster runs")
-}
-
-fn repo() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../..")
-}
+mod common;
+use common::{muster, repo};
 
 fn quickstart() -> String {
     repo().join("examples/quickstart").display().to_string()
@@ -609,9 +599,37 @@ fn compare_runs_both_configurations_and_shows_the_differences() {
         "base/summary.json",
         "candidate/events.jsonl",
         "compare.json",
+        "report.html",
     ] {
         assert!(dir.path().join("cmp").join(f).exists(), "{f}");
     }
+    assert!(
+        out.contains("cmp/report.html"),
+        "prints the report's path: {out}"
+    );
+    // The report overlays the two runs: each chart has both lines, named in its legend.
+    let html = std::fs::read_to_string(dir.path().join("cmp/report.html")).unwrap();
+    for title in [
+        "Allocated / allocatable over time: cpu",
+        "Pending workloads: hpc",
+        "Wait-time CDF: hpc",
+    ] {
+        let start = html
+            .find(&format!("<figcaption>{title}</figcaption>"))
+            .unwrap_or_else(|| panic!("no chart {title:?}"));
+        let chart = &html[start..start + html[start..].find("</figure>").unwrap()];
+        assert_eq!(chart.matches("<path ").count(), 2, "{title}: {chart}");
+        for name in [
+            "base (queue-besteffort.yaml)",
+            "candidate (queue-backfill.yaml)",
+        ] {
+            assert!(chart.contains(name), "{title} lacks {name}: {chart}");
+        }
+    }
+    assert!(
+        html.contains("<tr><td>backfilled</td><td>0</td><td>785</td><td>+785</td></tr>"),
+        "{html}"
+    );
     let json: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(dir.path().join("cmp/compare.json")).unwrap(),
     )
