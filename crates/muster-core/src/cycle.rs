@@ -92,6 +92,7 @@ pub struct Profile {
 /// speed, so that no copy of the usage is made per cycle). Apply the output to change it.
 pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput {
     let (usage, empty) = model.lend_usage();
+    let mut verdicts = model.lend_verdicts();
     let (out, usage, empty) = {
         let mut cycle = Cycle::new(
             model,
@@ -100,7 +101,7 @@ pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput
             now,
             profile,
         );
-        cycle.screen();
+        cycle.screen(&mut verdicts);
         cycle.rounds();
         let decisions = &cycle.out.decisions;
         let preempted = decisions
@@ -120,6 +121,7 @@ pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput
         (out, s.into_usage(), empty.into_usage())
     };
     model.return_usage(usage, empty);
+    model.return_verdicts(verdicts);
     out
 }
 
@@ -252,9 +254,9 @@ impl<'m> Cycle<'m> {
         }
     }
 
-    /// Judges every unscreened workload against the empty cluster and its reachable quota.
-    fn screen(&mut self) {
-        let mut verdicts: BTreeMap<ShapeId, Option<InadmissibleReason>> = BTreeMap::new();
+    /// Judges every unscreened workload against the empty cluster and its reachable quota,
+    /// once per shape (`verdicts` keeps what earlier cycles found).
+    fn screen(&mut self, verdicts: &mut BTreeMap<ShapeId, Option<InadmissibleReason>>) {
         let mut memo = NodeMemo::default();
         for &id in self.model.unscreened() {
             let w = self.model.workload(id);

@@ -19,6 +19,7 @@ mod assign;
 pub mod cycle;
 pub mod decision;
 pub mod fair;
+mod free_order;
 pub mod ids;
 pub mod invariants;
 pub mod model;

@@ -347,6 +347,9 @@ pub struct Model {
     usage: Usage,
     /// The same cluster with nothing running, for judging admissibility.
     empty: Usage,
+    /// What screening found for each shape: `Some(reason)` when it is Inadmissible. Nodes,
+    /// flavors and quotas do not change during a model's life, so a verdict holds for good.
+    verdicts: BTreeMap<ShapeId, Option<InadmissibleReason>>,
     /// NUMA zones of the nodes that report them.
     zones: Zones,
     /// Configured network-topology levels (name → node label), widest first; empty means
@@ -658,6 +661,7 @@ impl Model {
             quota.node_count() * quota.fr_count(),
         );
         usage.set_zone_cells(zones.cells());
+        usage.set_unordered(resources.pods().index());
         let empty = usage.clone();
         Ok(Model {
             resources,
@@ -679,6 +683,7 @@ impl Model {
             shapes: ShapeTable::default(),
             usage,
             empty,
+            verdicts: BTreeMap::new(),
             zones,
             level_config,
             levels: Vec::new(),
@@ -1427,6 +1432,20 @@ impl Model {
             std::mem::take(&mut self.usage),
             std::mem::take(&mut self.empty),
         )
+    }
+
+    /// Lends the screening verdicts by shape to a cycle, which gives them back, with what
+    /// it added, through [`Model::return_verdicts`].
+    pub(crate) fn lend_verdicts(&mut self) -> BTreeMap<ShapeId, Option<InadmissibleReason>> {
+        std::mem::take(&mut self.verdicts)
+    }
+
+    /// Takes back what [`Model::lend_verdicts`] lent.
+    pub(crate) fn return_verdicts(
+        &mut self,
+        verdicts: BTreeMap<ShapeId, Option<InadmissibleReason>>,
+    ) {
+        self.verdicts = verdicts;
     }
 
     /// Takes back what [`Model::lend_usage`] lent.

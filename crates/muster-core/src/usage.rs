@@ -7,19 +7,22 @@
 //! there is one code path for every change of usage.
 //!
 //! Every change of a node cell also updates the [`FreeIndex`] of each node set the node
-//! belongs to: per resource, a max-tree of the members' free capacity and the total. A fit
-//! query then visits only nodes with enough room in the request's scarcest resource, and
-//! rules out a gang that cannot fit without visiting any (the design's "free-capacity
-//! structures that make a fit query sub-linear").
+//! belongs to: per resource, a max-tree of the members' free capacity, the members ordered
+//! by free capacity, and the total. A fit query then visits only nodes with enough room in
+//! the request's scarcest resource — fullest first when the scoring favours full nodes, so
+//! that it can stop early — and rules out a gang that cannot fit without visiting any (the
+//! design's "free-capacity structures that make a fit query sub-linear").
 //!
 //! Invariant: every index agrees with the cells it summarises ([`Usage::check_indexes`]).
 
 use std::sync::Arc;
 
+use crate::free_order::FreeOrder;
 use crate::ids::{NodeId, NodeSetId};
 use crate::quantity::Quantity;
 
-/// Free capacity of one node set: per resource, a max-tree over its members and the total.
+/// Free capacity of one node set: per resource, a max-tree over its members, the members in
+/// order of free capacity, and the total.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct FreeIndex {
     members: Arc<[NodeId]>,
@@ -28,6 +31,12 @@ pub struct FreeIndex {
     /// `tree[r * 2 * leaves + i]`: heap-ordered max-tree of free milli-units; padding
     /// leaves hold `i64::MIN`.
     tree: Vec<i64>,
+    /// Per resource, the members in order of free milli-units, or `None` for a resource no
+    /// query orders by (the `pods` slot).
+    by_free: Vec<Option<FreeOrder>>,
+    /// Per resource, the least positive and the most allocatable of any member (milli);
+    /// `(0, 0)` when no member has any.
+    capacity_range: Vec<(i64, i64)>,
     /// Total free per resource, milli-units.
     total: Vec<i128>,
 }
@@ -36,26 +45,44 @@ impl FreeIndex {
     fn build(
         members: Arc<[NodeId]>,
         resources: usize,
+        unordered: Option<usize>,
+        capacity: impl Fn(NodeId, usize) -> i64,
         free: impl Fn(NodeId, usize) -> i64,
     ) -> Self {
         let leaves = members.len().next_power_of_two().max(1);
         let mut tree = vec![i64::MIN; resources * 2 * leaves];
         let mut total = vec![0i128; resources];
+        let mut by_free = Vec::with_capacity(resources);
+        let mut capacity_range = Vec::with_capacity(resources);
         for (r, sum) in total.iter_mut().enumerate() {
             let base = r * 2 * leaves;
+            let mut ordered = (unordered != Some(r)).then(|| FreeOrder::new(members.len()));
+            let (mut least, mut most) = (i64::MAX, 0);
             for (pos, &n) in members.iter().enumerate() {
                 let f = free(n, r);
                 tree[base + leaves + pos] = f;
                 *sum += i128::from(f);
+                if let Some(o) = &mut ordered {
+                    o.insert(f, pos as u32);
+                }
+                let c = capacity(n, r);
+                if c > 0 {
+                    least = least.min(c);
+                    most = most.max(c);
+                }
             }
             for i in (1..leaves).rev() {
                 tree[base + i] = tree[base + 2 * i].max(tree[base + 2 * i + 1]);
             }
+            by_free.push(ordered);
+            capacity_range.push(if most > 0 { (least, most) } else { (0, 0) });
         }
         FreeIndex {
             members,
             leaves,
             tree,
+            by_free,
+            capacity_range,
             total,
         }
     }
@@ -63,7 +90,15 @@ impl FreeIndex {
     fn update(&mut self, pos: usize, r: usize, free: i64) {
         let base = r * 2 * self.leaves;
         let mut i = self.leaves + pos;
-        self.total[r] += i128::from(free) - i128::from(self.tree[base + i]);
+        let old = self.tree[base + i];
+        if old == free {
+            return;
+        }
+        if let Some(o) = &mut self.by_free[r] {
+            o.remove(old, pos as u32);
+            o.insert(free, pos as u32);
+        }
+        self.total[r] += i128::from(free) - i128::from(old);
         self.tree[base + i] = free;
         while i > 1 {
             i /= 2;
@@ -91,6 +126,46 @@ impl FreeIndex {
     /// Total free of resource `r` over the members (milli-units).
     pub fn total_free(&self, r: usize) -> i128 {
         self.total[r]
+    }
+
+    /// Whether [`FreeIndex::fullest_from`] and [`FreeIndex::emptiest_below`] can answer for
+    /// resource `r`.
+    pub fn is_ordered(&self, r: usize) -> bool {
+        self.by_free[r].is_some()
+    }
+
+    /// The least positive and the most allocatable of resource `r` on any member (milli);
+    /// `(0, 0)` when no member has any.
+    pub fn capacity_range(&self, r: usize) -> (i64, i64) {
+        self.capacity_range[r]
+    }
+
+    /// The members with at least `at_least` free of `r`, as `(free, node)`: the least free
+    /// first, equal free in name order. Empty for a resource that is not ordered.
+    pub fn fullest_from(
+        &self,
+        r: usize,
+        at_least: i64,
+    ) -> impl Iterator<Item = (i64, NodeId)> + '_ {
+        self.by_free[r]
+            .iter()
+            .flat_map(move |o| o.ascending_from(at_least))
+            .map(|(f, pos)| (f, self.members[pos as usize]))
+    }
+
+    /// The members with at least `at_least` and less than `below` (when given) free of `r`,
+    /// as `(free, node)`: the most free first, equal free in name order. Empty for a
+    /// resource that is not ordered.
+    pub fn emptiest_below(
+        &self,
+        r: usize,
+        at_least: i64,
+        below: Option<i64>,
+    ) -> impl Iterator<Item = (i64, NodeId)> + '_ {
+        self.by_free[r]
+            .iter()
+            .flat_map(move |o| o.descending_below(at_least, below))
+            .map(|(f, pos)| (f, self.members[pos as usize]))
     }
 
     /// Appends to `out`, in name order, the members with at least `at_least` free of `r`.
@@ -131,8 +206,16 @@ pub struct Usage {
     sets: Vec<FreeIndex>,
     /// For each node, the node sets it belongs to and its position in each.
     membership: Vec<Vec<(u32, u32)>>,
+    /// A resource the node sets do not order their members by (the `pods` slot: no fit
+    /// query ranks nodes by it, and every pod changes it).
+    unordered: Option<usize>,
     /// A journal's buffer, kept between scratches so that a cycle does not regrow it.
     spare_journal: Vec<Undo>,
+}
+
+fn capacity_of(capacity: &[Quantity], cell: usize) -> i64 {
+    let milli = capacity[cell].milli();
+    milli.clamp(i128::from(i64::MIN + 1), i128::from(i64::MAX)) as i64
 }
 
 fn free_of(capacity: &[Quantity], alloc: &[Quantity], cell: usize) -> i64 {
@@ -152,6 +235,7 @@ impl Usage {
             resources,
             sets: Vec::new(),
             membership: vec![Vec::new(); nodes],
+            unordered: None,
             spare_journal: Vec::new(),
         }
     }
@@ -159,6 +243,7 @@ impl Usage {
     /// The same cluster with nothing allocated and no quota used (same node sets).
     pub fn empty_like(&self) -> Self {
         let mut empty = Usage::new(self.capacity.clone(), self.resources, self.quota.len());
+        empty.unordered = self.unordered;
         empty.zone_alloc = vec![Quantity::ZERO; self.zone_alloc.len()];
         for set in &self.sets {
             empty.add_set(set.members.clone());
@@ -176,6 +261,13 @@ impl Usage {
         self.zone_alloc = vec![Quantity::ZERO; cells];
     }
 
+    /// Leaves resource `r` out of the node sets' order by free capacity (for the `pods`
+    /// slot); must be said before any node set is added.
+    pub(crate) fn set_unordered(&mut self, r: usize) {
+        debug_assert!(self.sets.is_empty());
+        self.unordered = Some(r);
+    }
+
     /// Indexes a new node set; its id is the number of sets indexed before it.
     pub(crate) fn add_set(&mut self, members: Arc<[NodeId]>) -> NodeSetId {
         let id = self.sets.len();
@@ -183,9 +275,13 @@ impl Usage {
             self.membership[n.index()].push((id as u32, pos as u32));
         }
         let (capacity, alloc, r) = (&self.capacity, &self.node_alloc, self.resources);
-        self.sets.push(FreeIndex::build(members, r, |n, res| {
-            free_of(capacity, alloc, n.index() * r + res)
-        }));
+        self.sets.push(FreeIndex::build(
+            members,
+            r,
+            self.unordered,
+            |n, res| capacity_of(capacity, n.index() * r + res),
+            |n, res| free_of(capacity, alloc, n.index() * r + res),
+        ));
         NodeSetId(id as u32)
     }
 
@@ -205,13 +301,14 @@ impl Usage {
     /// Checks that every index agrees with the cells: used by the invariants.
     pub fn check_indexes(&self) -> Result<(), String> {
         for (s, set) in self.sets.iter().enumerate() {
-            let fresh = FreeIndex::build(set.members.clone(), self.resources, |n, res| {
-                free_of(
-                    &self.capacity,
-                    &self.node_alloc,
-                    n.index() * self.resources + res,
-                )
-            });
+            let r = self.resources;
+            let fresh = FreeIndex::build(
+                set.members.clone(),
+                r,
+                self.unordered,
+                |n, res| capacity_of(&self.capacity, n.index() * r + res),
+                |n, res| free_of(&self.capacity, &self.node_alloc, n.index() * r + res),
+            );
             if &fresh != set {
                 return Err(format!("free-capacity index of node set {s} is stale"));
             }

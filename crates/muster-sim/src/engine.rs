@@ -16,6 +16,7 @@
 
 use std::cmp::Reverse;
 use std::collections::{BTreeMap, BinaryHeap};
+use std::sync::Arc;
 
 use muster_api::Scenario;
 use muster_core::decision::Decision;
@@ -285,6 +286,8 @@ struct Sim<'a> {
     completions: BinaryHeap<Reverse<(Time, u64, WorkloadId, u32)>>,
     seq: u64,
     tracks: Vec<Track>,
+    /// Node names, shared by the events that place pods on them.
+    node_names: Vec<Arc<str>>,
     // Measurement.
     reported: Vec<usize>,
     cluster_use: Integral,
@@ -371,10 +374,16 @@ impl<'a> Sim<'a> {
             mode: if profile.numa_blind { "blind" } else { "aware" },
             ..NumaSummary::default()
         });
+        let node_names = model
+            .nodes()
+            .iter()
+            .map(|n| Arc::from(n.name.as_str()))
+            .collect();
         Sim {
             scenario,
             options,
             profile,
+            node_names,
             cluster_use: Integral::new(reported.len()),
             queue_use: vec![Integral::new(reported.len()); cqs],
             reported,
@@ -584,15 +593,20 @@ impl<'a> Sim<'a> {
                 let mut k = 0;
                 let zones = self.model.zones();
                 for (pi, ps) in shape.pod_sets.iter().enumerate() {
+                    let pod_set: Arc<str> = Arc::from(names[pi].as_str());
                     for index in 0..ps.count {
                         let node = a.placements[k];
-                        let held = a.numa.zones_of(k as u32);
+                        let held = zones
+                            .has_topology(node)
+                            .then(|| a.numa.zones_of(k as u32))
+                            .filter(|held| !held.is_empty());
                         pods.push(PodRecord {
-                            pod_set: names[pi].clone(),
+                            pod_set: pod_set.clone(),
                             index,
-                            node: self.model.nodes()[node.index()].name.clone(),
-                            numa_zones: (zones.has_topology(node) && !held.is_empty())
-                                .then(|| held.iter().map(|z| zones.name(*z).to_string()).collect()),
+                            node: self.node_names[node.index()].clone(),
+                            numa_zones: held.map(|held| {
+                                held.iter().map(|z| zones.name(*z).to_string()).collect()
+                            }),
                             topology_affinity_error: a.numa.affinity_errors.contains(&(k as u32)),
                         });
                         k += 1;

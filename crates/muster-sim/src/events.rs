@@ -5,6 +5,7 @@
 //! same bytes.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use serde::Serialize;
 
@@ -28,11 +29,11 @@ pub enum EventKind {
 #[serde(rename_all = "camelCase")]
 pub struct PodRecord {
     /// Pod set name.
-    pub pod_set: String,
+    pub pod_set: Arc<str>,
     /// Index of the pod in its pod set.
     pub index: u32,
     /// Node name.
-    pub node: String,
+    pub node: Arc<str>,
     /// The NUMA zones its aligned resources come from, where the node has a
     /// NodeResourceTopology and the pod holds zone resources.
     #[serde(skip_serializing_if = "Option::is_none")]
