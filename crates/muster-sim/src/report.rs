@@ -217,36 +217,69 @@ pub(crate) fn legend_entry(stroke: Stroke, name: &str) -> String {
     )
 }
 
-/// Reduces points to at most one column per pixel, keeping each column's peak then its last
-/// value.
-fn reduce(points: Vec<(f64, f64)>, end: f64) -> Vec<(f64, f64)> {
-    let columns = (WIDTH - LEFT - RIGHT) as usize;
-    if points.len() <= columns * 2 || end <= 0.0 {
-        return points;
+/// Reduces a line's points, as they come, to at most one column per pixel, keeping each
+/// column's peak then its last value (a line with few points keeps them all).
+struct Reducer {
+    /// Pixel columns of the plot area; `None` keeps every point.
+    columns: Option<usize>,
+    end: f64,
+    out: Vec<(f64, f64)>,
+    /// The column being filled: (column, its first time, peak, last value).
+    current: Option<(usize, f64, f64, f64)>,
+}
+
+impl Reducer {
+    /// A reducer for a line of `points` points over `[0, end]`.
+    fn new(points: usize, end: f64) -> Self {
+        let columns = (WIDTH - LEFT - RIGHT) as usize;
+        let keep_all = points <= columns * 2 || end <= 0.0;
+        Reducer {
+            columns: (!keep_all).then_some(columns),
+            end,
+            out: Vec::with_capacity(points.min(columns * 2)),
+            current: None,
+        }
     }
-    let mut out: Vec<(f64, f64)> = Vec::new();
-    let mut current: Option<(usize, f64, f64, f64)> = None; // column, first t, peak, last
-    for (t, v) in points {
-        let col = ((t / end) * columns as f64) as usize;
-        match &mut current {
+
+    fn push(&mut self, t: f64, v: f64) {
+        let Some(columns) = self.columns else {
+            self.out.push((t, v));
+            return;
+        };
+        let col = ((t / self.end) * columns as f64) as usize;
+        match &mut self.current {
             Some((c, _, peak, last)) if *c == col => {
                 *peak = peak.max(v);
                 *last = v;
             }
-            _ => {
+            current => {
                 if let Some((_, t0, peak, last)) = current.take() {
-                    out.push((t0, peak));
-                    out.push((t0, last));
+                    self.out.push((t0, peak));
+                    self.out.push((t0, last));
                 }
-                current = Some((col, t, v, v));
+                *current = Some((col, t, v, v));
             }
         }
     }
-    if let Some((_, t0, peak, last)) = current {
-        out.push((t0, peak));
-        out.push((t0, last));
+
+    fn finish(mut self) -> Vec<(f64, f64)> {
+        if let Some((_, t0, peak, last)) = self.current.take() {
+            self.out.push((t0, peak));
+            self.out.push((t0, last));
+        }
+        self.out
     }
-    out
+}
+
+/// Reduces points to at most one column per pixel, keeping each column's peak then its last
+/// value.
+#[cfg(test)]
+fn reduce(points: impl ExactSizeIterator<Item = (f64, f64)>, end: f64) -> Vec<(f64, f64)> {
+    let mut r = Reducer::new(points.len(), end);
+    for (t, v) in points {
+        r.push(t, v);
+    }
+    r.finish()
 }
 
 /// Points a wait-time CDF keeps per ClusterQueue.
@@ -323,10 +356,28 @@ pub(crate) fn column(
     end: f64,
     f: impl Fn(&crate::stats::Sample) -> f64,
 ) -> Vec<(f64, f64)> {
-    reduce(
-        timeline.samples.iter().map(|s| (s.time, f(s))).collect(),
-        end,
-    )
+    columns(timeline, end, 1, |s, _| f(s))
+        .pop()
+        .unwrap_or_default()
+}
+
+/// Columns `0..n` of the timeline (`f(sample, i)` is column i's value) as points over
+/// `[0, end]`, each reduced to the chart's width, in one pass over the samples.
+pub(crate) fn columns(
+    timeline: &Timeline,
+    end: f64,
+    n: usize,
+    f: impl Fn(&crate::stats::Sample, usize) -> f64,
+) -> Vec<Vec<(f64, f64)>> {
+    let mut reducers: Vec<Reducer> = (0..n)
+        .map(|_| Reducer::new(timeline.samples.len(), end))
+        .collect();
+    for sample in &timeline.samples {
+        for (i, r) in reducers.iter_mut().enumerate() {
+            r.push(sample.time, f(sample, i));
+        }
+    }
+    reducers.into_iter().map(Reducer::finish).collect()
 }
 
 /// A step chart of one count per ClusterQueue over time.
@@ -343,15 +394,17 @@ fn queue_chart(
         .copied()
         .max()
         .unwrap_or(0);
+    let lines = columns(tl, end, tl.cluster_queues.len(), |s, i| {
+        counts(s).get(i).copied().map_or(0.0, f64::from)
+    });
     let series: Vec<Series<'_>> = tl
         .cluster_queues
         .iter()
+        .zip(lines)
         .enumerate()
-        .map(|(i, name)| Series {
+        .map(|(i, (name, points))| Series {
             name,
-            points: column(tl, end, |s| {
-                counts(s).get(i).copied().map_or(0.0, f64::from)
-            }),
+            points,
             until: end,
             stroke: Stroke::palette(i),
         })
@@ -459,13 +512,17 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
         );
     }
     html.push_str("</table>");
+    let lines = columns(tl, end, tl.resources.len(), |s, i| {
+        s.utilization.get(i).copied().unwrap_or(0.0)
+    });
     let util: Vec<Series<'_>> = tl
         .resources
         .iter()
+        .zip(lines)
         .enumerate()
-        .map(|(i, name)| Series {
+        .map(|(i, (name, points))| Series {
             name,
-            points: column(tl, end, |s| s.utilization.get(i).copied().unwrap_or(0.0)),
+            points,
             until: end,
             stroke: Stroke::palette(i),
         })
@@ -571,7 +628,7 @@ mod tests {
         let points: Vec<(f64, f64)> = (0..100_000)
             .map(|i| (i as f64, if i == 50_000 { 9.0 } else { 1.0 }))
             .collect();
-        let r = reduce(points, 100_000.0);
+        let r = reduce(points.into_iter(), 100_000.0);
         assert!(r.len() < 2000);
         assert!(r.iter().any(|&(_, v)| v == 9.0));
     }
