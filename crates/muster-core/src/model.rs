@@ -661,7 +661,6 @@ impl Model {
             quota.node_count() * quota.fr_count(),
         );
         usage.set_zone_cells(zones.cells());
-        usage.set_unordered(resources.pods().index());
         let empty = usage.clone();
         Ok(Model {
             resources,

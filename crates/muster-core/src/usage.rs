@@ -22,8 +22,8 @@ use crate::ids::{NodeId, NodeSetId};
 use crate::quantity::Quantity;
 
 /// Free capacity of one node set: per resource, a max-tree over its members, the members in
-/// order of free capacity, and the total.
-#[derive(Clone, Debug, PartialEq, Eq)]
+/// order of free capacity (once a query has asked for it), and the total.
+#[derive(Clone, Debug)]
 pub struct FreeIndex {
     members: Arc<[NodeId]>,
     /// Leaves per resource tree (a power of two, at least the member count).
@@ -31,8 +31,8 @@ pub struct FreeIndex {
     /// `tree[r * 2 * leaves + i]`: heap-ordered max-tree of free milli-units; padding
     /// leaves hold `i64::MIN`.
     tree: Vec<i64>,
-    /// Per resource, the members in order of free milli-units, or `None` for a resource no
-    /// query orders by (the `pods` slot).
+    /// Per resource, the members in order of free milli-units; `None` until a query walks
+    /// that order (keeping it costs every change of the resource).
     by_free: Vec<Option<FreeOrder>>,
     /// Per resource, the least positive and the most allocatable of any member (milli);
     /// `(0, 0)` when no member has any.
@@ -45,26 +45,20 @@ impl FreeIndex {
     fn build(
         members: Arc<[NodeId]>,
         resources: usize,
-        unordered: Option<usize>,
         capacity: impl Fn(NodeId, usize) -> i64,
         free: impl Fn(NodeId, usize) -> i64,
     ) -> Self {
         let leaves = members.len().next_power_of_two().max(1);
         let mut tree = vec![i64::MIN; resources * 2 * leaves];
         let mut total = vec![0i128; resources];
-        let mut by_free = Vec::with_capacity(resources);
         let mut capacity_range = Vec::with_capacity(resources);
         for (r, sum) in total.iter_mut().enumerate() {
             let base = r * 2 * leaves;
-            let mut ordered = (unordered != Some(r)).then(|| FreeOrder::new(members.len()));
             let (mut least, mut most) = (i64::MAX, 0);
             for (pos, &n) in members.iter().enumerate() {
                 let f = free(n, r);
                 tree[base + leaves + pos] = f;
                 *sum += i128::from(f);
-                if let Some(o) = &mut ordered {
-                    o.insert(f, pos as u32);
-                }
                 let c = capacity(n, r);
                 if c > 0 {
                     least = least.min(c);
@@ -74,17 +68,29 @@ impl FreeIndex {
             for i in (1..leaves).rev() {
                 tree[base + i] = tree[base + 2 * i].max(tree[base + 2 * i + 1]);
             }
-            by_free.push(ordered);
             capacity_range.push(if most > 0 { (least, most) } else { (0, 0) });
         }
         FreeIndex {
             members,
             leaves,
             tree,
-            by_free,
+            by_free: vec![None; resources],
             capacity_range,
             total,
         }
+    }
+
+    /// Starts keeping the members in order of free `r`, if not kept yet.
+    fn ensure_order(&mut self, r: usize) {
+        if self.by_free[r].is_some() {
+            return;
+        }
+        let mut order = FreeOrder::new(self.members.len());
+        let leaves = &self.tree[r * 2 * self.leaves + self.leaves..][..self.members.len()];
+        for (pos, &f) in leaves.iter().enumerate() {
+            order.insert(f, pos as u32);
+        }
+        self.by_free[r] = Some(order);
     }
 
     fn update(&mut self, pos: usize, r: usize, free: i64) {
@@ -128,12 +134,6 @@ impl FreeIndex {
         self.total[r]
     }
 
-    /// Whether [`FreeIndex::fullest_from`] and [`FreeIndex::emptiest_below`] can answer for
-    /// resource `r`.
-    pub fn is_ordered(&self, r: usize) -> bool {
-        self.by_free[r].is_some()
-    }
-
     /// The least positive and the most allocatable of resource `r` on any member (milli);
     /// `(0, 0)` when no member has any.
     pub fn capacity_range(&self, r: usize) -> (i64, i64) {
@@ -141,7 +141,8 @@ impl FreeIndex {
     }
 
     /// The members with at least `at_least` free of `r`, as `(free, node)`: the least free
-    /// first, equal free in name order. Empty for a resource that is not ordered.
+    /// first, equal free in name order. Empty until the order of `r` is kept
+    /// ([`Scratch::ensure_order`]).
     pub fn fullest_from(
         &self,
         r: usize,
@@ -154,8 +155,8 @@ impl FreeIndex {
     }
 
     /// The members with at least `at_least` and less than `below` (when given) free of `r`,
-    /// as `(free, node)`: the most free first, equal free in name order. Empty for a
-    /// resource that is not ordered.
+    /// as `(free, node)`: the most free first, equal free in name order. Empty until the
+    /// order of `r` is kept ([`Scratch::ensure_order`]).
     pub fn emptiest_below(
         &self,
         r: usize,
@@ -192,6 +193,28 @@ impl FreeIndex {
     }
 }
 
+/// Two indexes are equal when they summarise the same free capacity; an order one of them
+/// does not keep yet is not compared.
+impl PartialEq for FreeIndex {
+    fn eq(&self, other: &Self) -> bool {
+        self.members == other.members
+            && self.leaves == other.leaves
+            && self.tree == other.tree
+            && self.capacity_range == other.capacity_range
+            && self.total == other.total
+            && self
+                .by_free
+                .iter()
+                .zip(&other.by_free)
+                .all(|(a, b)| match (a, b) {
+                    (Some(a), Some(b)) => a == b,
+                    _ => true,
+                })
+    }
+}
+
+impl Eq for FreeIndex {}
+
 /// Allocated node capacity, quota usage and the free-capacity indexes of node sets.
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 pub struct Usage {
@@ -206,9 +229,6 @@ pub struct Usage {
     sets: Vec<FreeIndex>,
     /// For each node, the node sets it belongs to and its position in each.
     membership: Vec<Vec<(u32, u32)>>,
-    /// A resource the node sets do not order their members by (the `pods` slot: no fit
-    /// query ranks nodes by it, and every pod changes it).
-    unordered: Option<usize>,
     /// A journal's buffer, kept between scratches so that a cycle does not regrow it.
     spare_journal: Vec<Undo>,
 }
@@ -235,7 +255,6 @@ impl Usage {
             resources,
             sets: Vec::new(),
             membership: vec![Vec::new(); nodes],
-            unordered: None,
             spare_journal: Vec::new(),
         }
     }
@@ -243,7 +262,6 @@ impl Usage {
     /// The same cluster with nothing allocated and no quota used (same node sets).
     pub fn empty_like(&self) -> Self {
         let mut empty = Usage::new(self.capacity.clone(), self.resources, self.quota.len());
-        empty.unordered = self.unordered;
         empty.zone_alloc = vec![Quantity::ZERO; self.zone_alloc.len()];
         for set in &self.sets {
             empty.add_set(set.members.clone());
@@ -261,13 +279,6 @@ impl Usage {
         self.zone_alloc = vec![Quantity::ZERO; cells];
     }
 
-    /// Leaves resource `r` out of the node sets' order by free capacity (for the `pods`
-    /// slot); must be said before any node set is added.
-    pub(crate) fn set_unordered(&mut self, r: usize) {
-        debug_assert!(self.sets.is_empty());
-        self.unordered = Some(r);
-    }
-
     /// Indexes a new node set; its id is the number of sets indexed before it.
     pub(crate) fn add_set(&mut self, members: Arc<[NodeId]>) -> NodeSetId {
         let id = self.sets.len();
@@ -278,7 +289,6 @@ impl Usage {
         self.sets.push(FreeIndex::build(
             members,
             r,
-            self.unordered,
             |n, res| capacity_of(capacity, n.index() * r + res),
             |n, res| free_of(capacity, alloc, n.index() * r + res),
         ));
@@ -302,13 +312,17 @@ impl Usage {
     pub fn check_indexes(&self) -> Result<(), String> {
         for (s, set) in self.sets.iter().enumerate() {
             let r = self.resources;
-            let fresh = FreeIndex::build(
+            let mut fresh = FreeIndex::build(
                 set.members.clone(),
                 r,
-                self.unordered,
                 |n, res| capacity_of(&self.capacity, n.index() * r + res),
                 |n, res| free_of(&self.capacity, &self.node_alloc, n.index() * r + res),
             );
+            for (res, order) in set.by_free.iter().enumerate() {
+                if order.is_some() {
+                    fresh.ensure_order(res);
+                }
+            }
             if &fresh != set {
                 return Err(format!("free-capacity index of node set {s} is stale"));
             }
@@ -401,6 +415,13 @@ impl Scratch {
         self.journal
             .push(Undo::Quota(i as u32, self.usage.quota[i]));
         self.usage.quota[i] = v;
+    }
+
+    /// Starts keeping the members of node set `set` in order of free `r` (what
+    /// [`FreeIndex::fullest_from`] walks), if not kept yet. Not a change of usage: nothing
+    /// to undo.
+    pub fn ensure_order(&mut self, set: NodeSetId, r: usize) {
+        self.usage.sets[set.index()].ensure_order(r);
     }
 
     /// The current point of the journal.
