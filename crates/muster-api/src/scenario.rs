@@ -69,6 +69,9 @@ pub struct Scenario {
     pub scoring: Scoring,
     /// The traces read into it, with what their loaders did.
     pub traces: Vec<crate::trace::TraceReport>,
+    /// The LocalQueues of the YAML inputs: (namespace, name) → ClusterQueue. A trace's
+    /// queue `q` goes where LocalQueue `q/q` points.
+    pub local_queues: BTreeMap<(String, String), String>,
 }
 
 /// Validates the inputs and builds a scenario.
@@ -290,6 +293,7 @@ impl Builder {
             }
         }
         self.rejected = rejected;
+        self.scenario.local_queues = local_queues;
     }
 
     fn priority_classes<'a>(&mut self, objects: impl Iterator<Item = &'a Loaded>) -> Priorities {

@@ -217,20 +217,40 @@ impl<R: Read + BufRead> Lines<R> {
 /// The cohort (and flavor) of the ClusterQueues made for a trace's queues.
 pub const TRACE_COHORT: &str = "trace";
 
-/// Gives every queue of `queues` a ClusterQueue: the YAML's of that name, or else one of
-/// ours in cohort [`TRACE_COHORT`] owning an even share of `total` of `resource` and free to
-/// borrow the rest. Returns notes on what was made.
+/// Gives every queue of `queues` a ClusterQueue and returns, per queue, the ClusterQueue
+/// its jobs go to, with notes on what was made. A queue `q` goes to the ClusterQueue that
+/// the YAML's LocalQueue `q/q` (namespace `q`, name `q`) points to; else to the YAML's
+/// ClusterQueue named `q`; else to one of ours of that name in cohort [`TRACE_COHORT`],
+/// owning an even share of `total` of `resource` and free to borrow the rest.
 pub(crate) fn ensure_queues(
     scenario: &mut Scenario,
     queues: &std::collections::BTreeSet<String>,
     resource: &str,
     total: Quantity,
-) -> Vec<String> {
+) -> (BTreeMap<String, String>, Vec<String>) {
     use muster_core::spec::{
         ClusterQueueSpec, FlavorQuotaSpec, FlavorSpec, ResourceGroupSpec, ResourceQuotaSpec,
     };
+    let mut mapping = BTreeMap::new();
+    let mut mapped = Vec::new();
+    let queues: std::collections::BTreeSet<&String> = queues
+        .iter()
+        .filter(
+            |q| match scenario.local_queues.get(&((*q).clone(), (*q).clone())) {
+                Some(cq) => {
+                    mapped.push(format!("{q} → {cq}"));
+                    mapping.insert((*q).clone(), cq.clone());
+                    false
+                }
+                None => {
+                    mapping.insert((*q).clone(), (*q).clone());
+                    true
+                }
+            },
+        )
+        .collect();
     let mut notes = Vec::new();
-    let (theirs, ours): (Vec<&String>, Vec<&String>) = queues.iter().partition(|q| {
+    let (theirs, ours): (Vec<&String>, Vec<&String>) = queues.iter().copied().partition(|q| {
         scenario
             .cluster
             .cluster_queues
@@ -281,7 +301,13 @@ pub(crate) fn ensure_queues(
         let names: Vec<&str> = theirs.iter().map(|q| q.as_str()).collect();
         notes.push(format!("queues given in YAML: {}", names.join(", ")));
     }
-    notes
+    if !mapped.is_empty() {
+        notes.push(format!(
+            "queues mapped by LocalQueues: {}",
+            mapped.join(", ")
+        ));
+    }
+    (mapping, notes)
 }
 
 /// A job of `total` units of `resource` as a gang packed by node: `total / per_node` pods

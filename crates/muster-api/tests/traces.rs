@@ -146,3 +146,46 @@ fn the_alibaba_extract_reads_its_node_list_beside_the_pods() {
     assert_eq!(shared, 60);
     assert_eq!(s.workloads[0].spec.name, "openb-pod-0000");
 }
+
+#[test]
+fn local_queues_in_yaml_map_trace_queues_to_cluster_queues() {
+    let yaml =
+        Path::new(env!("CARGO_MANIFEST_DIR")).join("../../examples/traces/sdsc-two-tiers.yaml");
+    let mut s = muster_api::load_scenario(&[yaml]).expect("the example loads");
+    let source = TraceSource {
+        format: TraceFormat::Swf,
+        path: fixture("SDSC-BLUE-2000-4.2-cln.first400.swf"),
+    };
+    let r = load(&source, None, &mut s).expect("loads");
+    assert_eq!(r.loaded, 377);
+    let count = |q: &str| {
+        s.workloads
+            .iter()
+            .filter(|w| w.spec.cluster_queue == q)
+            .count()
+    };
+    // interactive 104 + express 19; high 36 + normal 203 + low 15.
+    assert_eq!((count("short"), count("batch")), (123, 254));
+    // No ClusterQueue of its own for a mapped queue; the jobs keep their queue's namespace.
+    let names: Vec<&str> = s
+        .cluster
+        .cluster_queues
+        .iter()
+        .map(|q| q.name.as_str())
+        .collect();
+    assert_eq!(names, ["short", "batch"]);
+    let first = &s.workloads[0].spec;
+    assert_eq!(
+        (
+            first.name.as_str(),
+            first.namespace.as_str(),
+            first.cluster_queue.as_str()
+        ),
+        ("job-9", "low", "batch")
+    );
+    assert!(
+        r.notes.iter().any(|n| n.contains("normal → batch")),
+        "{:?}",
+        r.notes
+    );
+}

@@ -9,8 +9,8 @@
 //! `nvidia.com/gpu` and `alibaba.com/gpu-milli` (1000 per GPU) and the label
 //! `muster.dev/gpu-model` (`none` without GPUs). Each GPU model gets a ResourceFlavor
 //! `gpu-<model>` and CPU-only nodes the flavor `cpu`; the ClusterQueue `openb` (unless the
-//! YAML defines one) offers `cpu` first, then the models by name, each with the quota its
-//! nodes hold.
+//! YAML defines one, or its LocalQueue `openb/openb` points elsewhere) offers `cpu` first,
+//! then the models by name, each with the quota its nodes hold.
 //!
 //! Pods (`name,cpu_milli,memory_mib,num_gpu,gpu_milli,gpu_spec,qos,creation_time,
 //! deletion_time,scheduled_time,…`): each becomes a Job of one pod.
@@ -184,7 +184,15 @@ pub fn load(
             .notes
             .push(format!("cluster: {n} nodes from {}", list.display()));
     }
-    if !scenario
+    let mapped = scenario
+        .local_queues
+        .get(&(QUEUE.to_string(), QUEUE.to_string()))
+        .cloned();
+    if let Some(cq) = &mapped {
+        report
+            .notes
+            .push(format!("queue mapped by LocalQueue: {QUEUE} → {cq}"));
+    } else if !scenario
         .cluster
         .cluster_queues
         .iter()
@@ -294,7 +302,7 @@ pub fn load(
             spec: WorkloadSpec {
                 namespace: QUEUE.into(),
                 name: p.name,
-                cluster_queue: QUEUE.into(),
+                cluster_queue: mapped.clone().unwrap_or_else(|| QUEUE.into()),
                 priority: p.priority,
                 pod_sets: vec![PodSetSpec {
                     name: "main".into(),

@@ -12,9 +12,9 @@
 //! The log has no cpu, memory, user, queue or status columns, and no real start times, so
 //! there is no recorded wait to compare with. Skipped and counted: jobs without a positive
 //! duration or GPU count. The cluster (the log publishes none) comes from the YAML inputs or
-//! from `--nodes N --node-cpu C --node-gpu G`; the queue as for SWF logs: a ClusterQueue of
-//! the YAML of that name, else one of ours in cohort `trace` owning an even share of the
-//! GPUs.
+//! from `--nodes N --node-cpu C --node-gpu G`; the queue as for SWF logs: where the YAML's
+//! LocalQueue `q/q` points, else the YAML's ClusterQueue of that name, else one of ours in
+//! cohort `trace` owning an even share of the GPUs.
 
 use std::collections::BTreeSet;
 use std::io::BufRead;
@@ -105,12 +105,9 @@ pub fn load(
         ));
     }
     let queues = BTreeSet::from([queue.clone()]);
-    report.notes.extend(super::ensure_queues(
-        scenario,
-        &queues,
-        "nvidia.com/gpu",
-        total,
-    ));
+    let (cluster_queues, notes) = super::ensure_queues(scenario, &queues, "nvidia.com/gpu", total);
+    report.notes.extend(notes);
+    let cluster_queue = cluster_queues.get(&queue).unwrap_or(&queue).clone();
 
     let origin = jobs.iter().map(|j| j.submit).min().unwrap_or(0);
     for j in jobs {
@@ -118,7 +115,7 @@ pub fn load(
             spec: WorkloadSpec {
                 namespace: queue.clone(),
                 name: format!("job-{}", j.id),
-                cluster_queue: queue.clone(),
+                cluster_queue: cluster_queue.clone(),
                 pod_sets: super::gang("nvidia.com/gpu", j.gpus, per_node),
                 ..WorkloadSpec::default()
             },

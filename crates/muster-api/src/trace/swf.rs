@@ -12,18 +12,18 @@
 //! | 4 run time | `sim-duration` |
 //! | 5 allocated processors (else 8, requested) | `P` cpu, as a gang of `ceil(P / C)` pods no larger than a node of `C` cpu: `P / C` pods of `C` cpu and one of the remainder (an MPI job's ranks packed by node) |
 //! | 9 requested time | `activeDeadlineSeconds`, the runtime limit backfill plans with |
-//! | 15 queue (else 16, partition) | the ClusterQueue named as the header names it (`queue-<n>` when it does not), or `default` without either; the Job's namespace too |
+//! | 15 queue (else 16, partition) | the queue `q` named as the header names it (`queue-<n>` when it does not), or `default` without either: the Job's namespace and LocalQueue `q`, which decides its ClusterQueue (below) |
 //!
 //! Skipped and counted: jobs without a run time (`-1`), jobs that ran 0 s (cancelled
 //! before they started, most of them), jobs without a processor count, jobs without a
 //! submit time, and a job number seen twice.
 //!
 //! The cluster: nodes from the YAML inputs or the `--nodes` flags; else `MaxNodes` nodes of
-//! `MaxProcs / MaxNodes` cpu from the header, when that divides evenly. Queues: a
-//! ClusterQueue of the YAML inputs with the queue's name receives its jobs (with its quota
-//! and policies); every other queue gets a ClusterQueue of its own in cohort `trace`, with an
-//! even share of the cluster's cpu as nominal quota and free to borrow the rest — queues
-//! sharing one machine, as they did.
+//! `MaxProcs / MaxNodes` cpu from the header, when that divides evenly. Queues: a job of
+//! queue `q` goes to the ClusterQueue that the YAML's LocalQueue `q/q` points to, else to
+//! the YAML's ClusterQueue named `q` (with its quota and policies); every other queue gets
+//! a ClusterQueue of its own in cohort `trace`, with an even share of the cluster's cpu as
+//! nominal quota and free to borrow the rest — queues sharing one machine, as they did.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::io::BufRead;
@@ -263,11 +263,11 @@ pub fn load(
         ));
     }
 
-    // The queues: the YAML's ClusterQueues by name, else one of ours each.
+    // The queues: where the YAML's LocalQueues point, or the YAML's ClusterQueues by name,
+    // else one of ours each.
     let queues: BTreeSet<String> = jobs.iter().map(|j| j.queue.clone()).collect();
-    report
-        .notes
-        .extend(super::ensure_queues(scenario, &queues, "cpu", total_cpu));
+    let (cluster_queues, notes) = super::ensure_queues(scenario, &queues, "cpu", total_cpu);
+    report.notes.extend(notes);
 
     // The workloads.
     let origin = jobs.iter().map(|j| j.submit).min().unwrap_or(0);
@@ -276,9 +276,9 @@ pub fn load(
         let pod_sets = super::gang("cpu", j.procs, per_node);
         scenario.workloads.push(ScenarioWorkload {
             spec: WorkloadSpec {
-                namespace: j.queue.clone(),
+                cluster_queue: cluster_queues.get(&j.queue).unwrap_or(&j.queue).clone(),
+                namespace: j.queue,
                 name: format!("job-{}", j.number),
-                cluster_queue: j.queue,
                 pod_sets,
                 runtime_limit: j.limit.map(Duration::from_secs),
                 ..WorkloadSpec::default()
