@@ -410,16 +410,17 @@ impl NodeTables<'_> {
         allowed: Option<&dyn Fn(NodeId) -> bool>,
     ) -> Option<NodeId> {
         let idx = s.usage().free_index(set);
-        let bound = ScoreBound::new(scoring, idx.capacity_range(r), q, ask.request.len());
+        let bound = ScoreBound::new(scoring, idx.capacity_range(r), q);
         let mut best: Option<(i64, NodeId)> = None;
         let mut ignored = false;
         // Where the walk resumes after skipping the rest of a run of equal free.
         let mut resume: Option<i64> = None;
         'runs: loop {
-            let walk: Box<dyn Iterator<Item = (i64, NodeId)>> = match scoring {
-                Scoring::LeastAllocated => Box::new(idx.emptiest_below(r, q, resume)),
-                _ => Box::new(idx.fullest_from(r, resume.unwrap_or(q))),
-            };
+            // One of the two directions (an iterator of one type, without a box per walk).
+            let least = scoring == Scoring::LeastAllocated;
+            let down = least.then(|| idx.emptiest_below(r, q, resume));
+            let up = (!least).then(|| idx.fullest_from(r, resume.unwrap_or(q)));
+            let walk = down.into_iter().flatten().chain(up.into_iter().flatten());
             for (free, n) in walk {
                 if let Some((best_score, best_node)) = best {
                     let most = bound.at(free);
@@ -512,50 +513,46 @@ thread_local! {
     static PLAN: std::cell::RefCell<Vec<ZoneTake>> = const { std::cell::RefCell::new(Vec::new()) };
 }
 
-/// The highest score a node can have for a pod, given how much of the walked resource it
-/// has free: every other requested resource is assumed to score 100.
+/// The highest score a node can have for a pod that requests only the walked resource,
+/// given how much of it the node has free.
 struct ScoreBound {
     scoring: Scoring,
     /// The pod's request of the walked resource (milli).
     request: i128,
     /// The least positive and the most allocatable of the walked resource on any node.
     capacity: (i128, i128),
-    /// How many resources the pod requests (the score is their mean).
-    resources: i128,
 }
 
 impl ScoreBound {
-    fn new(scoring: Scoring, (least, most): (i64, i64), request: i64, resources: usize) -> Self {
+    fn new(scoring: Scoring, (least, most): (i64, i64), request: i64) -> Self {
         ScoreBound {
             scoring,
             request: i128::from(request),
             capacity: (i128::from(least), i128::from(most)),
-            resources: resources.max(1) as i128,
         }
     }
 
     /// The most a node with `free` of the walked resource (and at least the pod's request)
-    /// can score. Most-allocated: the resource's term is
-    /// `100 − 100 × (free − request) / allocatable`, at most that with the largest
-    /// allocatable, and no more on a node with more free. Least-allocated: the term is
-    /// `100 × (free − request) / allocatable`, at most that with the least allocatable, and
-    /// no more on a node with less free.
+    /// can score. Most-allocated: the score is `100 − 100 × (free − request) / allocatable`,
+    /// at most that with the largest allocatable, and no more on a node with more free.
+    /// Least-allocated: it is `100 × (free − request) / allocatable`, at most that with the
+    /// least allocatable, and no more on a node with less free.
     fn at(&self, free: i64) -> i64 {
-        let (m, spare) = (self.resources, i128::from(free) - self.request);
+        let spare = i128::from(free) - self.request;
         let bound = match self.scoring {
             Scoring::LeastAllocated => {
                 let cap = self.capacity.0;
                 if cap <= 0 {
                     return 100;
                 }
-                (100 * (m - 1) * cap + 100 * spare).div_euclid(m * cap)
+                (100 * spare).div_euclid(cap)
             }
             _ => {
                 let cap = self.capacity.1;
                 if cap <= 0 {
                     return 100;
                 }
-                (100 * m * cap - 100 * spare).div_euclid(m * cap)
+                (100 * cap - 100 * spare).div_euclid(cap)
             }
         };
         bound.clamp(0, 100) as i64
