@@ -6,7 +6,8 @@
 //! distinct free amounts, so an update — a member's free amount changing — finds its runs in
 //! a small map and flips a bit; a cluster where every node differs keeps small inline runs.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, btree_map};
+use std::iter::Rev;
 use std::ops::Bound;
 
 /// Most positions a run keeps inline before it switches to a bit set.
@@ -16,7 +17,7 @@ const BACK_INLINE: u32 = 3;
 
 /// Positions sharing one free amount.
 #[derive(Clone, Debug)]
-enum Run {
+pub(crate) enum Run {
     /// Sorted positions.
     Inline { len: u8, items: [u32; INLINE] },
     /// One bit per member position, and how many are set.
@@ -104,7 +105,7 @@ impl Run {
 }
 
 /// The positions of a run, in order.
-enum Positions<'a> {
+pub(crate) enum Positions<'a> {
     Inline(std::slice::Iter<'a, u32>),
     Bits {
         words: &'a [u64],
@@ -141,6 +142,41 @@ impl Iterator for Positions<'_> {
                 *at += 1;
                 *current = *words.get(*at)?;
             },
+        }
+    }
+}
+
+/// A walk over an order's positions, run by run (`runs` gives the runs in walking order),
+/// as `(free, position)`. Kept small on purpose: placement starts one per pod, and the
+/// adapters of the standard library (`flat_map` over a range) made a walk's state several
+/// hundred bytes that were copied at every step.
+pub(crate) struct Walk<'a, R> {
+    runs: R,
+    current: Option<(i64, Positions<'a>)>,
+}
+
+impl<'a, R> Walk<'a, R> {
+    fn new(runs: R) -> Self {
+        Walk {
+            runs,
+            current: None,
+        }
+    }
+}
+
+impl<'a, R: Iterator<Item = (&'a i64, &'a Run)>> Iterator for Walk<'a, R> {
+    type Item = (i64, u32);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, u32)> {
+        loop {
+            if let Some((free, positions)) = &mut self.current
+                && let Some(p) = positions.next()
+            {
+                return Some((*free, p));
+            }
+            let (&free, run) = self.runs.next()?;
+            self.current = Some((free, Positions::of(run)));
         }
     }
 }
@@ -184,10 +220,8 @@ impl FreeOrder {
 
     /// Positions with at least `at_least` free, as `(free, position)`: the least free
     /// first, equal free in position order.
-    pub fn ascending_from(&self, at_least: i64) -> impl Iterator<Item = (i64, u32)> + '_ {
-        self.runs
-            .range(at_least..)
-            .flat_map(|(&f, run)| Positions::of(run).map(move |p| (f, p)))
+    pub fn ascending_from(&self, at_least: i64) -> Walk<'_, btree_map::Range<'_, i64, Run>> {
+        Walk::new(self.runs.range(at_least..))
     }
 
     /// Positions with at least `at_least` and less than `below` (when given) free, as
@@ -196,7 +230,7 @@ impl FreeOrder {
         &self,
         at_least: i64,
         below: Option<i64>,
-    ) -> impl Iterator<Item = (i64, u32)> + '_ {
+    ) -> Walk<'_, Rev<btree_map::Range<'_, i64, Run>>> {
         let upper = below.map_or(Bound::Unbounded, Bound::Excluded);
         let range = if below.is_some_and(|b| b <= at_least) {
             // An empty range (BTreeMap::range rejects a start after the end).
@@ -205,9 +239,7 @@ impl FreeOrder {
         } else {
             self.runs.range((Bound::Included(at_least), upper))
         };
-        range
-            .rev()
-            .flat_map(|(&f, run)| Positions::of(run).map(move |p| (f, p)))
+        Walk::new(range.rev())
     }
 
     /// Every `(free, position)`, ascending.

@@ -410,48 +410,66 @@ impl NodeTables<'_> {
         allowed: Option<&dyn Fn(NodeId) -> bool>,
     ) -> Option<NodeId> {
         let idx = s.usage().free_index(set);
-        let bound = ScoreBound::new(scoring, idx.capacity_range(r), q);
-        let mut best: Option<(i64, NodeId)> = None;
-        let mut ignored = false;
+        let mut walk = OrderWalk {
+            bound: ScoreBound::new(scoring, idx.capacity_range(r), q),
+            best: None,
+            ignored: false,
+        };
         // Where the walk resumes after skipping the rest of a run of equal free.
         let mut resume: Option<i64> = None;
-        'runs: loop {
-            // One of the two directions (an iterator of one type, without a box per walk).
-            let least = scoring == Scoring::LeastAllocated;
-            let down = least.then(|| idx.emptiest_below(r, q, resume));
-            let up = (!least).then(|| idx.fullest_from(r, resume.unwrap_or(q)));
-            let walk = down.into_iter().flatten().chain(up.into_iter().flatten());
-            for (free, n) in walk {
-                if let Some((best_score, best_node)) = best {
-                    let most = bound.at(free);
-                    if most < best_score {
-                        break 'runs;
-                    }
-                    if most == best_score && n > best_node {
-                        // The rest of this run of equal free is later in name order: at
-                        // best a tie that loses.
-                        resume = match scoring {
-                            Scoring::LeastAllocated => Some(free),
-                            _ => free.checked_add(1),
-                        };
-                        if resume.is_none() {
-                            break 'runs;
-                        }
-                        continue 'runs;
-                    }
+        loop {
+            let next = if scoring == Scoring::LeastAllocated {
+                self.walk_best(s, idx.emptiest_below(r, q, resume), &mut walk, ask, allowed)
+            } else {
+                let from = resume.unwrap_or(q);
+                self.walk_best(s, idx.fullest_from(r, from), &mut walk, ask, allowed)
+            };
+            match next {
+                Some(at) => resume = Some(at),
+                None => break,
+            }
+        }
+        walk.best.map(|(_, n)| n)
+    }
+
+    /// Walks `nodes` (in the walk's order) for the best node, and returns where to resume
+    /// when the rest of a run of equal free cannot win (`None`: the walk is over).
+    fn walk_best(
+        &self,
+        s: &Scratch,
+        nodes: impl Iterator<Item = (i64, NodeId)>,
+        walk: &mut OrderWalk,
+        ask: PodAsk<'_>,
+        allowed: Option<&dyn Fn(NodeId) -> bool>,
+    ) -> Option<i64> {
+        let scoring = walk.bound.scoring;
+        for (free, n) in nodes {
+            if let Some((best_score, best_node)) = walk.best {
+                let most = walk.bound.at(free);
+                if most < best_score {
+                    return None;
                 }
-                if allowed.is_some_and(|allowed| !allowed(n)) {
-                    continue;
-                }
-                if let Some(score) = self.fit_score(s, n, ask, scoring, &mut ignored)
-                    && best.is_none_or(|(b, bn)| score > b || (score == b && n < bn))
-                {
-                    best = Some((score, n));
+                if most == best_score && n > best_node {
+                    // The rest of this run of equal free is later in name order: at best
+                    // a tie that loses.
+                    return match scoring {
+                        Scoring::LeastAllocated => Some(free),
+                        _ => free.checked_add(1),
+                    };
                 }
             }
-            break;
+            if allowed.is_some_and(|allowed| !allowed(n)) {
+                continue;
+            }
+            if let Some(score) = self.fit_score(s, n, ask, scoring, &mut walk.ignored)
+                && walk
+                    .best
+                    .is_none_or(|(b, bn)| score > b || (score == b && n < bn))
+            {
+                walk.best = Some((score, n));
+            }
         }
-        best.map(|(_, n)| n)
+        None
     }
 
     /// Places the pods on the best of `candidates` (nodes in name order).
@@ -511,6 +529,15 @@ thread_local! {
     static SCORED: std::cell::RefCell<Vec<(i64, Reverse<NodeId>)>> =
         const { std::cell::RefCell::new(Vec::new()) };
     static PLAN: std::cell::RefCell<Vec<ZoneTake>> = const { std::cell::RefCell::new(Vec::new()) };
+}
+
+/// Where a walk in order of free capacity stands.
+struct OrderWalk {
+    bound: ScoreBound,
+    /// The best node so far and its score.
+    best: Option<(i64, NodeId)>,
+    /// NUMA rejections, not reported by a walk (its nodes have no zones that decide).
+    ignored: bool,
 }
 
 /// The highest score a node can have for a pod that requests only the walked resource,

@@ -148,10 +148,10 @@ impl FreeIndex {
         r: usize,
         at_least: i64,
     ) -> impl Iterator<Item = (i64, NodeId)> + '_ {
-        self.by_free[r]
-            .iter()
-            .flat_map(move |o| o.ascending_from(at_least))
-            .map(|(f, pos)| (f, self.members[pos as usize]))
+        Named {
+            walk: self.by_free[r].as_ref().map(|o| o.ascending_from(at_least)),
+            members: &self.members,
+        }
     }
 
     /// The members with at least `at_least` and less than `below` (when given) free of `r`,
@@ -163,10 +163,12 @@ impl FreeIndex {
         at_least: i64,
         below: Option<i64>,
     ) -> impl Iterator<Item = (i64, NodeId)> + '_ {
-        self.by_free[r]
-            .iter()
-            .flat_map(move |o| o.descending_below(at_least, below))
-            .map(|(f, pos)| (f, self.members[pos as usize]))
+        Named {
+            walk: self.by_free[r]
+                .as_ref()
+                .map(|o| o.descending_below(at_least, below)),
+            members: &self.members,
+        }
     }
 
     /// Appends to `out`, in name order, the members with at least `at_least` free of `r`.
@@ -190,6 +192,22 @@ impl FreeIndex {
                 top += 2;
             }
         }
+    }
+}
+
+/// A walk over positions, as the members at those positions (no walk: nothing).
+struct Named<'a, W> {
+    walk: Option<W>,
+    members: &'a [NodeId],
+}
+
+impl<W: Iterator<Item = (i64, u32)>> Iterator for Named<'_, W> {
+    type Item = (i64, NodeId);
+
+    #[inline]
+    fn next(&mut self) -> Option<(i64, NodeId)> {
+        let (free, pos) = self.walk.as_mut()?.next()?;
+        Some((free, self.members[pos as usize]))
     }
 }
 
