@@ -91,9 +91,29 @@ pub struct Profile {
 /// them back before it returns: the model is left exactly as it was (the `&mut` is for
 /// speed, so that no copy of the usage is made per cycle). Apply the output to change it.
 pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput {
+    cycle(model, now, profile, false)
+}
+
+/// Runs one cycle like [`run_cycle`], for a caller that applies its whole output next.
+///
+/// When the cycle preempts nothing, the usage it leaves is exactly the model's usage with
+/// its admissions charged, so it is kept instead of being undone and charged again:
+/// [`Model::apply`] then does not charge those admissions a second time. The caller must
+/// apply every decision and then [`Model::apply_output`] (which fails with
+/// [`crate::ModelError::UnappliedAdmissions`] if an admission was left out) before anything
+/// else changes the model. The simulator runs its cycles this way.
+pub fn run_cycle_charged(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput {
+    cycle(model, now, profile, true)
+}
+
+fn cycle(model: &mut Model, now: Time, profile: &Profile, keep_admissions: bool) -> CycleOutput {
+    debug_assert!(
+        !model.has_charged_ahead(),
+        "a cycle's admissions were not applied before the next cycle"
+    );
     let (usage, empty) = model.lend_usage();
     let mut verdicts = model.lend_verdicts();
-    let (out, usage, empty) = {
+    let (out, usage, empty, kept) = {
         let mut cycle = Cycle::new(
             model,
             Scratch::new(usage),
@@ -116,13 +136,44 @@ pub fn run_cycle(model: &mut Model, now: Time, profile: &Profile) -> CycleOutput
             out,
             ..
         } = cycle;
-        s.rollback(crate::usage::Mark::START);
+        // Without preemptions, what stays in the journal is the admissions and nothing else
+        // (every trial, phantom charge and hold was undone or is a preemption's).
+        let kept = keep_admissions && admitted && !preempted;
+        if kept {
+            #[cfg(debug_assertions)]
+            check_only_admissions_left(model, &mut s, &out);
+        } else {
+            s.rollback(crate::usage::Mark::START);
+        }
         empty.rollback(crate::usage::Mark::START);
-        (out, s.into_usage(), empty.into_usage())
+        (out, s.into_usage(), empty.into_usage(), kept)
     };
     model.return_usage(usage, empty);
     model.return_verdicts(verdicts);
+    if kept {
+        model.set_charged_ahead(out.decisions.iter().filter_map(|d| match d {
+            Decision::Admit(a) => Some(a.workload),
+            _ => None,
+        }));
+    }
     out
+}
+
+/// Checks that the usage a cycle leaves is the usage it started from with its admissions
+/// charged, as [`Model::apply`] would charge them (debug builds: every test checks it).
+#[cfg(debug_assertions)]
+fn check_only_admissions_left(model: &Model, s: &mut Scratch, out: &CycleOutput) {
+    let kept = s.usage().clone();
+    s.rollback(crate::usage::Mark::START);
+    for d in &out.decisions {
+        if let Decision::Admit(a) = d {
+            model.charge_into(s, a, 1);
+        }
+    }
+    assert!(
+        kept == *s.usage(),
+        "the usage a cycle left is not its admissions charged"
+    );
 }
 
 pub(crate) struct Cycle<'m> {

@@ -37,7 +37,7 @@ pub mod time;
 pub mod topology;
 pub mod usage;
 
-pub use cycle::{Profile, run_cycle};
+pub use cycle::{Profile, run_cycle, run_cycle_charged};
 pub use decision::{Admission, CycleOutput, Decision, PendingReason, PreemptionReason, Victim};
 pub use ids::{CqId, FlavorId, NodeId, WorkloadId};
 pub use model::{Model, ModelError, RecordedPodSet, WorkloadKey, WorkloadState};

@@ -85,6 +85,10 @@ pub enum ModelError {
     /// A decision does not match the model (applied twice, or to a different model).
     #[error("decision does not apply: {0}")]
     StaleDecision(String),
+    /// A cycle run by [`crate::run_cycle_charged`] left admissions charged that were not
+    /// applied before the rest of its output.
+    #[error("admissions decided by a cycle were not applied: {0}")]
+    UnappliedAdmissions(String),
     /// A node's NUMA zones are malformed.
     #[error("NodeResourceTopology {node:?}: {message}")]
     BadTopology {
@@ -350,6 +354,9 @@ pub struct Model {
     /// What screening found for each shape: `Some(reason)` when it is Inadmissible. Nodes,
     /// flavors and quotas do not change during a model's life, so a verdict holds for good.
     verdicts: BTreeMap<ShapeId, Option<InadmissibleReason>>,
+    /// Admissions that [`crate::run_cycle_charged`] left charged to `usage` and that have
+    /// not been applied yet: applying them must not charge them again.
+    charged_ahead: BTreeSet<WorkloadId>,
     /// NUMA zones of the nodes that report them.
     zones: Zones,
     /// Configured network-topology levels (name → node label), widest first; empty means
@@ -683,6 +690,7 @@ impl Model {
             usage,
             empty,
             verdicts: BTreeMap::new(),
+            charged_ahead: BTreeSet::new(),
             zones,
             level_config,
             levels: Vec::new(),
@@ -956,6 +964,13 @@ impl Model {
         for d in &out.decisions {
             self.apply(d, now)?;
         }
+        if let Some(first) = self.charged_ahead.first() {
+            return Err(ModelError::UnappliedAdmissions(format!(
+                "{} and {} more",
+                self.workloads[first.index()].key,
+                self.charged_ahead.len() - 1
+            )));
+        }
         for id in &out.screened {
             self.unscreened.remove(id);
         }
@@ -978,7 +993,9 @@ impl Model {
                 let id = admission.workload;
                 self.pending_checked(id)?;
                 self.dequeue(id);
-                self.charge(admission, 1);
+                if !self.charged_ahead.remove(&id) {
+                    self.charge(admission, 1);
+                }
                 let w = &mut self.workloads[id.index()];
                 w.state = WorkloadState::Admitted {
                     admission: admission.clone(),
@@ -1451,6 +1468,17 @@ impl Model {
     pub(crate) fn return_usage(&mut self, usage: Usage, empty: Usage) {
         self.usage = usage;
         self.empty = empty;
+    }
+
+    /// Records that the usage given back holds these admissions already (see
+    /// [`crate::run_cycle_charged`]).
+    pub(crate) fn set_charged_ahead(&mut self, admitted: impl IntoIterator<Item = WorkloadId>) {
+        self.charged_ahead.extend(admitted);
+    }
+
+    /// Whether admissions a cycle left charged are still to be applied.
+    pub(crate) fn has_charged_ahead(&self) -> bool {
+        !self.charged_ahead.is_empty()
     }
 
     /// A pod set's name.

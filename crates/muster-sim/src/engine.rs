@@ -23,7 +23,8 @@ use muster_core::decision::Decision;
 use muster_core::model::WorkloadState;
 use muster_core::resource::ResourceId;
 use muster_core::{
-    CqId, Duration, Model, ModelError, PreemptionReason, Profile, Time, WorkloadId, run_cycle,
+    CqId, Duration, Model, ModelError, PreemptionReason, Profile, Time, WorkloadId,
+    run_cycle_charged,
 };
 use serde::Serialize;
 
@@ -491,7 +492,7 @@ impl<'a> Sim<'a> {
             self.model.finish(w)?;
             self.events_done += 1;
             let e = self.record(now, EventKind::Finished, w);
-            sink.record(&e)?;
+            sink.record(e)?;
             any = true;
         }
         Ok(any)
@@ -515,7 +516,7 @@ impl<'a> Sim<'a> {
             });
             self.events_done += 1;
             let e = self.record(now, EventKind::Submitted, w);
-            sink.record(&e)?;
+            sink.record(e)?;
             any = true;
         }
         Ok(any)
@@ -523,7 +524,7 @@ impl<'a> Sim<'a> {
 
     fn settle(&mut self, now: Time, sink: &mut dyn EventSink) -> Result<(), SimError> {
         for _ in 0..MAX_CYCLES_PER_INSTANT {
-            let out = run_cycle(&mut self.model, now, &self.profile);
+            let out = run_cycle_charged(&mut self.model, now, &self.profile);
             self.work.cycles += 1;
             let c = &mut self.work.counters;
             c.attempts += out.counters.attempts;
@@ -572,7 +573,7 @@ impl<'a> Sim<'a> {
             Decision::Inadmissible { workload, reason } => {
                 let mut e = self.record(now, EventKind::Inadmissible, *workload);
                 e.reason = Some(reason.describe(&self.model, *workload));
-                sink.record(&e)?;
+                sink.record(e)?;
             }
             Decision::Admit(a) => {
                 let mut e = self.record(now, EventKind::Admitted, a.workload);
@@ -613,7 +614,7 @@ impl<'a> Sim<'a> {
                     }
                 }
                 e.pods = Some(pods);
-                sink.record(&e)?;
+                sink.record(e)?;
             }
             Decision::Preempt { preemptor, victims } => {
                 let by = self.model.workload(*preemptor).key.to_string();
@@ -621,7 +622,7 @@ impl<'a> Sim<'a> {
                     let mut e = self.record(now, EventKind::Preempted, v.workload);
                     e.by = Some(by.clone());
                     e.reason = Some(v.reason.as_str().to_string());
-                    sink.record(&e)?;
+                    sink.record(e)?;
                 }
             }
         }

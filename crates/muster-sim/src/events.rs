@@ -96,16 +96,16 @@ impl EventRecord {
 
 /// Receives events as the simulation makes them.
 pub trait EventSink {
-    /// Called once per event, in time order.
-    fn record(&mut self, event: &EventRecord) -> std::io::Result<()>;
+    /// Called once per event, in time order. The sink owns the event from then on.
+    fn record(&mut self, event: EventRecord) -> std::io::Result<()>;
 }
 
 /// Writes events as JSON lines.
 pub struct JsonLines<W: std::io::Write>(pub W);
 
 impl<W: std::io::Write> EventSink for JsonLines<W> {
-    fn record(&mut self, event: &EventRecord) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.0, event)?;
+    fn record(&mut self, event: EventRecord) -> std::io::Result<()> {
+        serde_json::to_writer(&mut self.0, &event)?;
         self.0.write_all(b"\n")
     }
 }
@@ -115,8 +115,8 @@ impl<W: std::io::Write> EventSink for JsonLines<W> {
 pub struct Collect(pub Vec<EventRecord>);
 
 impl EventSink for Collect {
-    fn record(&mut self, event: &EventRecord) -> std::io::Result<()> {
-        self.0.push(event.clone());
+    fn record(&mut self, event: EventRecord) -> std::io::Result<()> {
+        self.0.push(event);
         Ok(())
     }
 }
@@ -126,7 +126,87 @@ impl EventSink for Collect {
 pub struct Discard;
 
 impl EventSink for Discard {
-    fn record(&mut self, _: &EventRecord) -> std::io::Result<()> {
+    fn record(&mut self, _: EventRecord) -> std::io::Result<()> {
+        Ok(())
+    }
+}
+
+/// Events passed on this many at a time to a [`Background`] sink's thread.
+const BATCH: usize = 1024;
+
+/// Batches in flight to a [`Background`] sink's thread before the simulation waits for it.
+const BATCHES_IN_FLIGHT: usize = 16;
+
+/// Writes events as JSON lines on a thread of its own, so that encoding them (for a whole
+/// trace, hundreds of megabytes) runs beside the simulation instead of inside it. The
+/// lines and their order are exactly what [`JsonLines`] writes.
+pub struct Background<W: std::io::Write + Send + 'static> {
+    batch: Vec<EventRecord>,
+    tx: Option<std::sync::mpsc::SyncSender<Vec<EventRecord>>>,
+    writer: Option<std::thread::JoinHandle<std::io::Result<W>>>,
+}
+
+impl<W: std::io::Write + Send + 'static> Background<W> {
+    /// Starts the thread that writes to `out`.
+    pub fn spawn(out: W) -> std::io::Result<Self> {
+        let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<EventRecord>>(BATCHES_IN_FLIGHT);
+        let writer = std::thread::Builder::new()
+            .name("events.jsonl".into())
+            .spawn(move || {
+                let mut lines = JsonLines(out);
+                for batch in rx {
+                    for event in batch {
+                        lines.record(event)?;
+                    }
+                }
+                Ok(lines.0)
+            })?;
+        Ok(Background {
+            batch: Vec::with_capacity(BATCH),
+            tx: Some(tx),
+            writer: Some(writer),
+        })
+    }
+
+    /// Writes what is left and gives back the writer once every event is in it.
+    pub fn finish(mut self) -> std::io::Result<W> {
+        self.send()?;
+        self.tx = None;
+        self.join()
+    }
+
+    fn send(&mut self) -> std::io::Result<()> {
+        if self.batch.is_empty() {
+            return Ok(());
+        }
+        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
+        if sent {
+            return Ok(());
+        }
+        // The thread stopped: a write failed. Say why.
+        self.tx = None;
+        match self.join() {
+            Ok(_) => Err(std::io::Error::other("the events writer stopped early")),
+            Err(e) => Err(e),
+        }
+    }
+
+    fn join(&mut self) -> std::io::Result<W> {
+        match self.writer.take().map(|w| w.join()) {
+            Some(Ok(result)) => result,
+            Some(Err(_)) => Err(std::io::Error::other("the events writer panicked")),
+            None => Err(std::io::Error::other("the events writer stopped earlier")),
+        }
+    }
+}
+
+impl<W: std::io::Write + Send + 'static> EventSink for Background<W> {
+    fn record(&mut self, event: EventRecord) -> std::io::Result<()> {
+        self.batch.push(event);
+        if self.batch.len() >= BATCH {
+            self.send()?;
+        }
         Ok(())
     }
 }
@@ -155,5 +235,65 @@ mod tests {
             serde_json::to_string(&e).unwrap(),
             r#"{"time":30.0,"event":"Preempted","workload":"team-a/train-1","clusterQueue":"team-a","by":"team-a/train-2","reason":"InClusterQueue"}"#
         );
+    }
+
+    fn event(i: usize) -> EventRecord {
+        EventRecord::new(
+            i as f64,
+            EventKind::Submitted,
+            format!("ns/job-{i}"),
+            "cq".into(),
+        )
+    }
+
+    #[test]
+    fn the_background_writer_writes_what_json_lines_writes_in_order() {
+        let events: Vec<EventRecord> = (0..3 * BATCH + 7).map(event).collect();
+        let mut direct = JsonLines(Vec::new());
+        let mut background = Background::spawn(Vec::new()).unwrap();
+        for e in &events {
+            direct.record(e.clone()).unwrap();
+            background.record(e.clone()).unwrap();
+        }
+        let written = background.finish().unwrap();
+        assert_eq!(
+            String::from_utf8(written).unwrap(),
+            String::from_utf8(direct.0).unwrap()
+        );
+    }
+
+    /// Fails every write after the first `ok` bytes.
+    struct FailsAfter {
+        ok: usize,
+    }
+
+    impl std::io::Write for FailsAfter {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            if self.ok < buf.len() {
+                return Err(std::io::Error::other("disk full"));
+            }
+            self.ok -= buf.len();
+            Ok(buf.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_write_is_reported_not_lost() {
+        let mut background = Background::spawn(FailsAfter { ok: 1000 }).unwrap();
+        let mut failed = None;
+        for i in 0..100 * BATCH {
+            if let Err(e) = background.record(event(i)) {
+                failed = Some(e);
+                break;
+            }
+        }
+        let error = match failed {
+            Some(e) => e,
+            None => background.finish().err().expect("the write error"),
+        };
+        assert_eq!(error.to_string(), "disk full");
     }
 }

@@ -12,7 +12,7 @@ use std::time::Instant;
 use muster_api::Scenario;
 
 use crate::engine::{Options, Outcome, Progress, SimError, simulate};
-use crate::events::JsonLines;
+use crate::events::Background;
 use crate::report;
 
 /// The files a run writes.
@@ -48,10 +48,11 @@ fn write_all(
     progress: &mut dyn FnMut(Progress),
 ) -> Result<Outcome, SimError> {
     let started = Instant::now();
-    let mut events = JsonLines(BufWriter::new(File::create(partial(dir, "events.jsonl"))?));
+    let mut events =
+        Background::spawn(BufWriter::new(File::create(partial(dir, "events.jsonl"))?))?;
     let mut outcome = simulate(scenario, options, &mut events, progress)?;
     events
-        .0
+        .finish()?
         .into_inner()
         .map_err(|e| e.into_error())?
         .sync_all()?;
