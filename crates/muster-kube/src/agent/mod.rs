@@ -12,6 +12,7 @@
 //! - [`available`]: what the node's pods hold in each zone, so what each has available.
 //! - [`publish`]: the NodeResourceTopology, and writing it when it changes.
 //! - [`metrics`]: the agent's Prometheus metrics.
+//! - [`fixture`]: sysfs-shaped trees for tests.
 //!
 //! [`run`] ties them together: it reads the topology at start (failing loudly when sysfs is
 //! not what it should be), watches the pods bound to the node, and resyncs on every pod
@@ -24,6 +25,7 @@
 
 pub mod available;
 pub mod cpulist;
+pub mod fixture;
 pub mod inventory;
 pub mod metrics;
 pub mod pci;

@@ -2,116 +2,42 @@
 //! `/sys`.
 
 use std::collections::BTreeMap;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
 use k8s_openapi::api::core::v1::Pod;
 use muster_core::numa::{TopologyPolicy, TopologyScope};
 use serde_json::json;
 
 use super::available::{self, Charged};
+use super::fixture::{self, SysfsTree};
 use super::inventory::Inventory;
 use super::pci::{self, DeviceNames};
 use super::reserved::Reserved;
 use super::sysfs::{self, NumaNodes};
 use super::*;
 
-/// A sysfs tree (and a proc tree beside it) in a temporary directory, written the way the
-/// kernel lays them out: PCI devices live under `devices/pci0000:00/` and
-/// `bus/pci/devices/` holds symbolic links to them.
+/// A fixture tree in a temporary directory of its own.
 struct Tree {
-    dir: tempfile::TempDir,
+    _dir: tempfile::TempDir,
+    tree: SysfsTree,
 }
 
-const GIB_KB: u64 = 1 << 20;
+impl std::ops::Deref for Tree {
+    type Target = SysfsTree;
+    fn deref(&self) -> &SysfsTree {
+        &self.tree
+    }
+}
 
 impl Tree {
+    fn with(build: fn(&Path) -> SysfsTree) -> Tree {
+        let dir = tempfile::tempdir().expect("temp dir");
+        let tree = build(dir.path());
+        Tree { _dir: dir, tree }
+    }
+
     fn new() -> Tree {
-        Tree {
-            dir: tempfile::tempdir().expect("temp dir"),
-        }
-    }
-
-    fn sys(&self) -> PathBuf {
-        self.dir.path().join("sys")
-    }
-
-    fn proc(&self) -> PathBuf {
-        self.dir.path().join("proc")
-    }
-
-    /// Writes `content` to `rel` below the sysfs root.
-    fn file(&self, rel: &str, content: &str) -> &Tree {
-        let path = self.sys().join(rel);
-        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
-        std::fs::write(&path, content).unwrap();
-        self
-    }
-
-    /// NUMA node `id` with these CPUs, `mem_kb` of memory, huge pages (size in kB, pages) and
-    /// its row of the distance table.
-    fn numa_node(
-        &self,
-        id: u32,
-        cpus: &str,
-        mem_kb: u64,
-        hugepages: &[(u64, u64)],
-        distance: &str,
-    ) -> &Tree {
-        let dir = format!("devices/system/node/node{id}");
-        self.file(&format!("{dir}/cpulist"), &format!("{cpus}\n"));
-        self.file(
-            &format!("{dir}/meminfo"),
-            &format!(
-                "Node {id} MemTotal:       {mem_kb} kB\nNode {id} MemFree:        {} kB\nNode {id} MemUsed:        {} kB\n",
-                mem_kb / 2,
-                mem_kb / 2
-            ),
-        );
-        for (size_kb, pages) in hugepages {
-            let h = format!("{dir}/hugepages/hugepages-{size_kb}kB");
-            self.file(&format!("{h}/nr_hugepages"), &format!("{pages}\n"));
-            self.file(&format!("{h}/free_hugepages"), &format!("{pages}\n"));
-        }
-        if !distance.is_empty() {
-            self.file(&format!("{dir}/distance"), &format!("{distance}\n"));
-        }
-        self
-    }
-
-    /// The node directory's other entries, which are not nodes.
-    fn node_dir_extras(&self, online: &str) -> &Tree {
-        self.file("devices/system/node/online", &format!("{online}\n"))
-            .file("devices/system/node/possible", &format!("{online}\n"))
-            .file("devices/system/node/has_cpu", "0-1\n")
-    }
-
-    /// A PCI function; `numa` is the content of `numa_node` (`None`: no such file).
-    fn pci(
-        &self,
-        address: &str,
-        vendor: &str,
-        class: &str,
-        numa: Option<&str>,
-        infiniband: bool,
-    ) -> &Tree {
-        let real = format!("devices/pci0000:00/{address}");
-        self.file(&format!("{real}/vendor"), &format!("{vendor}\n"));
-        self.file(&format!("{real}/class"), &format!("{class}\n"));
-        self.file(&format!("{real}/device"), "0x0000\n");
-        if let Some(n) = numa {
-            self.file(&format!("{real}/numa_node"), &format!("{n}\n"));
-        }
-        if infiniband {
-            std::fs::create_dir_all(self.sys().join(&real).join("infiniband/mlx5_0")).unwrap();
-        }
-        let link_dir = self.sys().join("bus/pci/devices");
-        std::fs::create_dir_all(&link_dir).unwrap();
-        std::os::unix::fs::symlink(
-            format!("../../../devices/pci0000:00/{address}"),
-            link_dir.join(address),
-        )
-        .unwrap();
-        self
+        Tree::with(SysfsTree::new)
     }
 
     fn config(&self, reserved: Reserved) -> Config {
@@ -137,81 +63,19 @@ impl Tree {
     }
 }
 
-/// (a) A 2-socket GPU server: 2 NUMA nodes × 32 CPUs (hyper-threads interleaved as on real
-/// machines), 256 GiB each, 2Mi and 1Gi huge pages, 4 NVIDIA GPUs (each with its HDMI audio
-/// function) and one InfiniBand HCA per socket, a BMC's VGA, a bridge, and a RoCE NIC whose
-/// firmware gives no NUMA node.
+/// (a) [`fixture::gpu_server`].
 fn gpu_server() -> Tree {
-    let t = Tree::new();
-    t.node_dir_extras("0-1")
-        .numa_node(
-            0,
-            "0-15,32-47",
-            256 * GIB_KB,
-            &[(2048, 1024), (1048576, 8)],
-            "10 21",
-        )
-        .numa_node(
-            1,
-            "16-31,48-63",
-            256 * GIB_KB,
-            &[(2048, 1024), (1048576, 8)],
-            "21 10",
-        );
-    for bus in ["17", "31", "4b", "65"] {
-        t.pci(
-            &format!("0000:{bus}:00.0"),
-            "0x10de",
-            "0x030200",
-            Some("0"),
-            false,
-        );
-        t.pci(
-            &format!("0000:{bus}:00.1"),
-            "0x10de",
-            "0x040300",
-            Some("0"),
-            false,
-        );
-    }
-    for bus in ["98", "b1", "ca", "e3"] {
-        t.pci(
-            &format!("0000:{bus}:00.0"),
-            "0x10de",
-            "0x030200",
-            Some("1"),
-            false,
-        );
-    }
-    t.pci("0000:18:00.0", "0x15b3", "0x020700", Some("0"), true)
-        .pci("0000:99:00.0", "0x15b3", "0x020700", Some("1"), true)
-        .pci("0000:03:00.0", "0x1a03", "0x030000", Some("0"), false)
-        .pci("0000:00:00.0", "0x8086", "0x060000", Some("0"), false)
-        .pci("0000:5e:00.0", "0x15b3", "0x020000", Some("-1"), true);
-    t
+    Tree::with(fixture::gpu_server)
 }
 
-/// (b) A laptop: one NUMA node of 8 CPUs, an Intel iGPU and Wi-Fi (firmware says no node),
-/// huge page sizes offered but none reserved.
+/// (b) [`fixture::laptop`].
 fn laptop() -> Tree {
-    let t = Tree::new();
-    t.node_dir_extras("0")
-        .numa_node(0, "0-7", 16107116, &[(2048, 0), (1048576, 0)], "10")
-        .pci("0000:00:02.0", "0x8086", "0x030000", Some("-1"), false)
-        .pci("0000:00:14.3", "0x8086", "0x028000", Some("-1"), false)
-        .pci("0000:00:00.0", "0x8086", "0x060000", None, false);
-    t
+    Tree::with(fixture::laptop)
 }
 
-/// (c) Two sockets with CPUs and two memory-only NUMA nodes (CXL expanders).
+/// (c) [`fixture::cxl_server`].
 fn cxl_server() -> Tree {
-    let t = Tree::new();
-    t.node_dir_extras("0-3")
-        .numa_node(0, "0-23", 128 * GIB_KB, &[], "10 21 14 24")
-        .numa_node(1, "24-47", 128 * GIB_KB, &[], "21 10 24 14")
-        .numa_node(2, "", 256 * GIB_KB, &[], "14 24 10 26")
-        .numa_node(3, "", 256 * GIB_KB, &[], "24 14 26 10");
-    t
+    Tree::with(fixture::cxl_server)
 }
 
 /// Zone → resource → "capacity/allocatable".
@@ -360,13 +224,11 @@ fn a_laptop_is_one_zone_and_its_intel_igpu_is_not_a_gpu() {
 fn a_kernel_without_numa_is_one_zone_from_the_machine_totals() {
     let t = Tree::new();
     t.file("devices/system/cpu/online", "0-3\n")
-        .file("kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "512\n");
-    std::fs::create_dir_all(t.proc()).unwrap();
-    std::fs::write(
-        t.proc().join("meminfo"),
-        "MemTotal:        8388608 kB\nMemFree:         4000000 kB\n",
-    )
-    .unwrap();
+        .file("kernel/mm/hugepages/hugepages-2048kB/nr_hugepages", "512\n")
+        .proc_file(
+            "meminfo",
+            "MemTotal:        8388608 kB\nMemFree:         4000000 kB\n",
+        );
     let nodes = t.nodes().unwrap();
     assert!(!nodes.numa);
     let inv = t.inventory(Reserved::default()).unwrap();
@@ -829,8 +691,34 @@ fn the_published_object_has_the_community_shape() {
             ]
         })
     );
-    // Muster's own reader takes it as the node's topology.
     let read: muster_api::objects::NodeResourceTopology =
         serde_json::from_value(serde_json::to_value(&object).unwrap()).unwrap();
     assert!(publish::same_content(&read, &object));
+
+    // Muster's own reader (the simulator's and the controller's) takes it as the node's
+    // topology: policy, scope, and the zones' allocatable.
+    let mut doc = serde_json::to_value(&object).unwrap();
+    doc["apiVersion"] = json!(muster_api::load::NRT_API_VERSION);
+    doc["kind"] = json!("NodeResourceTopology");
+    let node = json!({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+                      "status": {"allocatable": {"cpu": "47", "memory": "768Gi"}}});
+    let scenario = muster_api::scenario_from_str("agent.yaml", &format!("{node}\n---\n{doc}\n"))
+        .unwrap_or_else(|e| panic!("{e}"));
+    let topology = scenario.cluster.nodes[0].topology.as_ref().expect("zones");
+    assert_eq!(topology.policy, TopologyPolicy::SingleNumaNode);
+    assert_eq!(topology.scope, TopologyScope::Pod);
+    let zones: Vec<(&str, String)> = topology
+        .zones
+        .iter()
+        .map(|z| (z.name.as_str(), z.allocatable["memory"].to_string()))
+        .collect();
+    assert_eq!(
+        zones,
+        [
+            ("node-0", "128Gi".to_string()),
+            ("node-1", "128Gi".to_string()),
+            ("node-2", "256Gi".to_string()),
+            ("node-3", "256Gi".to_string())
+        ]
+    );
 }
