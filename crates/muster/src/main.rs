@@ -568,6 +568,8 @@ fn agent(args: AgentArgs) -> anyhow::Result<()> {
         resync: args.resync_period,
         metrics_addr: args.metrics_addr,
     };
+    // Sysfs and the reservations first: their errors say more than a connection's would.
+    muster_kube::agent::read_inventory(&config)?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()

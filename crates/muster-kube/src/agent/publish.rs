@@ -192,6 +192,8 @@ pub struct Publisher {
     node: String,
     last: Option<NodeResourceTopology>,
     owner: Option<OwnerReference>,
+    /// Whether a missing owner was reported (once is enough).
+    owner_reported: bool,
 }
 
 impl Publisher {
@@ -203,6 +205,7 @@ impl Publisher {
             node: node.to_string(),
             last: None,
             owner: None,
+            owner_reported: false,
         }
     }
 
@@ -220,12 +223,15 @@ impl Publisher {
                         ..OwnerReference::default()
                     });
                 }
-                Ok(None) => {
+                Ok(None) if !self.owner_reported => {
+                    self.owner_reported = true;
                     tracing::warn!(node = %self.node, "no Node of this name: the NodeResourceTopology is published without an owner");
                 }
-                Err(e) => {
+                Err(e) if !self.owner_reported => {
+                    self.owner_reported = true;
                     tracing::warn!(node = %self.node, error = %e, "cannot read the Node: the NodeResourceTopology is published without an owner");
                 }
+                Ok(None) | Err(_) => {}
             }
         }
         self.owner.clone()
