@@ -149,8 +149,8 @@ pub fn pods_of(node: &str) -> String {
     format!("spec.nodeName={node}")
 }
 
-/// Reads sysfs, lists the node's pods and publishes once; returns the object as published
-/// (or as it already was).
+/// Reads sysfs, lists the node's pods and publishes once (writing only if the object on the
+/// API server says something else); returns the content published.
 pub async fn publish_once(
     client: Client,
     config: &Config,
