@@ -5,6 +5,8 @@
 //!   come from `k8s-openapi`.
 //! - [`load`]: files and directories of multi-document YAML into typed objects.
 //! - [`scenario`]: validation and conversion into the core's [`muster_core::spec`] types.
+//! - [`numa_zones`]: the `muster.dev/numa-zones` pod annotation (which NUMA zones a pod's
+//!   resources come from), written by the controller and read by the node agent.
 //!
 //! Architecture invariant: every problem with an input becomes an [`InputError`] that names
 //! the file, the line, the object and the field path; nothing here panics on bad input.
@@ -13,6 +15,7 @@ pub mod duration;
 pub mod emit;
 pub mod error;
 pub mod load;
+pub mod numa_zones;
 pub mod objects;
 pub mod pod;
 pub mod scenario;

@@ -544,9 +544,27 @@ pub struct NrtZone {
     /// Zone type; NUMA zones are `Node`.
     #[serde(default, rename = "type")]
     pub zone_type: String,
+    /// The distance from this zone to each zone (itself included), as the kernel's NUMA
+    /// distance table gives it (10 is local).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub costs: Vec<NrtCost>,
+    /// Attributes of the zone.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub attributes: Vec<NrtAttribute>,
     /// Resources in the zone.
     #[serde(default)]
     pub resources: Vec<NrtResource>,
+}
+
+/// The cost (distance) from a zone to the zone named.
+#[derive(Clone, Debug, Default, Deserialize, Serialize, PartialEq, Eq, JsonSchema)]
+pub struct NrtCost {
+    /// The other zone's name.
+    #[serde(default)]
+    pub name: String,
+    /// The distance.
+    #[serde(default)]
+    pub value: i64,
 }
 
 /// A resource of a zone.

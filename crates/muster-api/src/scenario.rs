@@ -587,14 +587,20 @@ impl Builder {
                     (TopologyPolicy::SingleNumaNode, TopologyScope::Container)
                 }
                 "SingleNUMANodePodLevel" => (TopologyPolicy::SingleNumaNode, TopologyScope::Pod),
-                "Restricted" => (TopologyPolicy::Restricted, TopologyScope::Container),
-                "BestEffort" => (TopologyPolicy::BestEffort, TopologyScope::Container),
+                "Restricted" | "RestrictedContainerLevel" => {
+                    (TopologyPolicy::Restricted, TopologyScope::Container)
+                }
+                "RestrictedPodLevel" => (TopologyPolicy::Restricted, TopologyScope::Pod),
+                "BestEffort" | "BestEffortContainerLevel" => {
+                    (TopologyPolicy::BestEffort, TopologyScope::Container)
+                }
+                "BestEffortPodLevel" => (TopologyPolicy::BestEffort, TopologyScope::Pod),
                 "None" => (TopologyPolicy::None, TopologyScope::Container),
                 other => {
                     cx.error(
                         &Path::root().key("topologyPolicies").index(i),
                         format!(
-                            "unknown value {other:?} (use SingleNUMANodeContainerLevel, SingleNUMANodePodLevel, Restricted, BestEffort, None)"
+                            "unknown value {other:?} (use SingleNUMANodeContainerLevel, SingleNUMANodePodLevel, RestrictedContainerLevel, RestrictedPodLevel, BestEffortContainerLevel, BestEffortPodLevel, Restricted, BestEffort, None)"
                         ),
                     );
                     continue;

@@ -494,6 +494,31 @@ fn a_node_resource_topology_gives_its_node_zones_policy_and_scope() {
         (t.policy, t.scope),
         (TopologyPolicy::SingleNumaNode, TopologyScope::Container)
     );
+    // Every value of the community enum, as NFD's topology-updater writes it beside the
+    // attributes in v1alpha2.
+    for (value, expected) in [
+        (
+            "RestrictedContainerLevel",
+            (TopologyPolicy::Restricted, TopologyScope::Container),
+        ),
+        (
+            "RestrictedPodLevel",
+            (TopologyPolicy::Restricted, TopologyScope::Pod),
+        ),
+        (
+            "BestEffortContainerLevel",
+            (TopologyPolicy::BestEffort, TopologyScope::Container),
+        ),
+        (
+            "BestEffortPodLevel",
+            (TopologyPolicy::BestEffort, TopologyScope::Pod),
+        ),
+    ] {
+        let text = old.replace("SingleNUMANodeContainerLevel", value);
+        let s = scenario_from_str("cluster.yaml", &with(&text)).expect(value);
+        let t = s.cluster.nodes[0].topology.as_ref().unwrap();
+        assert_eq!((t.policy, t.scope), expected, "{value}");
+    }
 }
 
 #[test]

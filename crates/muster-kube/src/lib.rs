@@ -1,4 +1,5 @@
 //! Muster's Kubernetes shell.
+pub mod agent;
 pub mod apply;
 pub mod certs;
 pub mod conditions;

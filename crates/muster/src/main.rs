@@ -155,6 +155,17 @@ enum Command {
     /// muster.dev/queue-name; admits, preempts and requeues them with the same scheduling
     /// core the simulator runs; serves the Job webhook, /metrics, /healthz and /readyz.
     Controller(Box<ControllerArgs>),
+    /// Run the node agent: publish this node's NUMA topology as its NodeResourceTopology
+    /// (in-cluster config, or $KUBECONFIG).
+    ///
+    /// Reads the NUMA nodes, huge pages, GPUs and RDMA adapters from sysfs, subtracts what
+    /// the kubelet reserves, charges the node's pods to zones, and publishes
+    /// topology.node.k8s.io/v1alpha2 NodeResourceTopology named after the node, on every pod
+    /// change and every --resync-period, only when it changes. Serves /metrics and /healthz.
+    #[command(after_help = "Example:
+  muster agent --node-name gpu-01 --topology-manager-policy single-numa-node \
+    --topology-manager-scope pod --reserved-cpus 0,32 --reserved-memory 0:memory=1Gi --once")]
+    Agent(Box<AgentArgs>),
 }
 
 /// Real traces to replay, and the nodes to build for them.
@@ -248,6 +259,64 @@ struct ControllerArgs {
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
+}
+
+#[derive(clap::Args, Debug)]
+struct AgentArgs {
+    /// The node described: the NodeResourceTopology's name (in the DaemonSet, from the
+    /// downward API's spec.nodeName).
+    #[arg(long, env = "NODE_NAME")]
+    node_name: String,
+    /// Root of the sysfs tree to read: the host's /sys (mounted read-only at /host/sys in the
+    /// DaemonSet).
+    #[arg(long, value_name = "DIR", default_value = "/sys")]
+    sysfs_root: PathBuf,
+    /// Root of the procfs tree: only its meminfo is read, and only on a kernel without NUMA
+    /// support (no devices/system/node in sysfs).
+    #[arg(long, value_name = "DIR", default_value = "/proc")]
+    proc_root: PathBuf,
+    /// The kubelet's --topology-manager-policy: none, best-effort, restricted,
+    /// single-numa-node.
+    #[arg(long, value_name = "POLICY", default_value = "none", value_parser = muster_kube::agent::publish::parse_policy)]
+    topology_manager_policy: muster_core::numa::TopologyPolicy,
+    /// The kubelet's --topology-manager-scope: container, pod.
+    #[arg(long, value_name = "SCOPE", default_value = "container", value_parser = muster_kube::agent::publish::parse_scope)]
+    topology_manager_scope: muster_core::numa::TopologyScope,
+    /// The kubelet's --reserved-cpus: CPUs no pod gets (taken from the zones they are in).
+    #[arg(long, value_name = "LIST", default_value = "")]
+    reserved_cpus: String,
+    /// The kubelet's --reserved-memory, repeatable: memory and huge pages kept on a NUMA
+    /// node, e.g. 0:memory=1Gi,hugepages-1Gi=2Gi.
+    #[arg(long, value_name = "N:RESOURCE=QUANTITY,...")]
+    reserved_memory: Vec<String>,
+    /// Resource name of NVIDIA GPUs (as the device plugin offers them).
+    #[arg(long, value_name = "NAME", default_value = "nvidia.com/gpu")]
+    gpu_resource: String,
+    /// Resource name of RDMA adapters: InfiniBand HCAs and RoCE NICs (as the device plugin
+    /// offers them).
+    #[arg(long, value_name = "NAME", default_value = "rdma/hca")]
+    rdma_resource: String,
+    /// How often to resync even when no pod changed (Go duration such as 10s, or seconds).
+    #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_period)]
+    resync_period: std::time::Duration,
+    /// Address for /metrics and /healthz.
+    #[arg(long, default_value = "0.0.0.0:8081")]
+    metrics_addr: std::net::SocketAddr,
+    /// Publish once and exit (no watch, no metrics server).
+    #[arg(long)]
+    once: bool,
+    /// Log as JSON lines.
+    #[arg(long)]
+    log_json: bool,
+}
+
+fn parse_period(s: &str) -> Result<std::time::Duration, String> {
+    let d = muster_api::duration::parse_duration(s).map_err(|e| e.to_string())?;
+    let ms = u64::try_from(d.0).map_err(|_| format!("{s:?} is negative"))?;
+    if ms == 0 {
+        return Err("must be more than 0".into());
+    }
+    Ok(std::time::Duration::from_millis(ms))
 }
 
 /// Reads the controller's `--config` file: one `Configuration` and nothing else.
@@ -382,6 +451,13 @@ fn main() -> ExitCode {
                 ExitCode::from(1)
             }
         },
+        Command::Agent(args) => match agent(*args) {
+            Ok(()) => ExitCode::SUCCESS,
+            Err(e) => {
+                eprintln!("error: {e:#}");
+                ExitCode::from(1)
+            }
+        },
         Command::Controller(args) => match controller(args) {
             Ok(()) => ExitCode::SUCCESS,
             Err(e) => {
@@ -456,19 +532,64 @@ fn main() -> ExitCode {
     }
 }
 
-fn controller(args: Box<ControllerArgs>) -> anyhow::Result<()> {
-    let args = *args;
+/// Logs to stderr, as text or JSON lines, at `RUST_LOG`'s levels (default info).
+fn init_logging(json: bool) {
     use tracing_subscriber::EnvFilter;
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info"));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr)
         .with_ansi(std::io::stderr().is_terminal());
-    if args.log_json {
+    if json {
         builder.json().init();
     } else {
         builder.init();
     }
+}
+
+fn agent(args: AgentArgs) -> anyhow::Result<()> {
+    init_logging(args.log_json);
+    if args.node_name.is_empty() {
+        anyhow::bail!("--node-name (or NODE_NAME) must name the node");
+    }
+    let reserved =
+        muster_kube::agent::reserved::Reserved::parse(&args.reserved_cpus, &args.reserved_memory)?;
+    let config = muster_kube::agent::Config {
+        node_name: args.node_name,
+        sysfs_root: args.sysfs_root,
+        proc_root: args.proc_root,
+        devices: muster_kube::agent::pci::DeviceNames {
+            gpu: args.gpu_resource,
+            rdma: args.rdma_resource,
+        },
+        reserved,
+        policy: args.topology_manager_policy,
+        scope: args.topology_manager_scope,
+        resync: args.resync_period,
+        metrics_addr: args.metrics_addr,
+    };
+    // Sysfs and the reservations first: their errors say more than a connection's would.
+    muster_kube::agent::read_inventory(&config)?;
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .context("starting the async runtime")?;
+    runtime.block_on(async {
+        let client = kube::Client::try_default()
+            .await
+            .context("connecting to the Kubernetes API (in-cluster config or $KUBECONFIG)")?;
+        if args.once {
+            muster_kube::agent::publish_once(client, &config).await?;
+        } else {
+            muster_kube::agent::run(client, config, shutdown_signal()).await?;
+        }
+        Ok(())
+    })
+}
+
+fn controller(args: Box<ControllerArgs>) -> anyhow::Result<()> {
+    let args = *args;
+    init_logging(args.log_json);
     let identity = match args.identity {
         Some(i) => i,
         None => std::fs::read_to_string("/proc/sys/kernel/hostname")

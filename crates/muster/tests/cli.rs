@@ -661,3 +661,45 @@ fn compare_runs_both_configurations_and_shows_the_differences() {
     );
     assert_eq!(o.status.code(), Some(2), "{}", stderr(&o));
 }
+
+#[test]
+fn the_agent_names_the_sysfs_file_and_field_it_cannot_read_before_it_connects() {
+    let dir = tempfile::tempdir().unwrap();
+    let tree = muster_kube::agent::fixture::gpu_server(dir.path());
+    tree.file(
+        "devices/system/node/node1/meminfo",
+        "Node 1 MemTotal:       x kB\n",
+    );
+    let agent = |extra: &[&str]| {
+        Command::new(env!("CARGO_BIN_EXE_muster"))
+            .args(["agent", "--once", "--sysfs-root"])
+            .arg(tree.sys())
+            .args(extra)
+            .env("KUBECONFIG", dir.path().join("no-such-kubeconfig"))
+            .env_remove("KUBERNETES_SERVICE_HOST")
+            .env_remove("NODE_NAME")
+            .output()
+            .expect("muster runs")
+    };
+    let o = agent(&["--node-name", "n1"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    let meminfo = tree.sys().join("devices/system/node/node1/meminfo");
+    assert!(
+        stderr(&o).contains(&format!(
+            "error: {}: line 'Node 1 MemTotal: x kB': not a number",
+            meminfo.display()
+        )),
+        "{}",
+        stderr(&o)
+    );
+    let o = agent(&["--node-name", "n1", "--reserved-cpus", "0-"]);
+    assert_eq!(o.status.code(), Some(1), "{}", stderr(&o));
+    assert!(
+        stderr(&o).contains("error: --reserved-cpus: cpu list \"0-\""),
+        "{}",
+        stderr(&o)
+    );
+    let o = agent(&[]);
+    assert_eq!(o.status.code(), Some(2), "no node name: {}", stderr(&o));
+    assert!(stderr(&o).contains("--node-name"), "{}", stderr(&o));
+}

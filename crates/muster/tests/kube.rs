@@ -11,9 +11,11 @@ use std::time::{Duration, Instant};
 
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::coordination::v1::Lease;
+use k8s_openapi::api::core::v1::Pod;
 use kube::api::{Api, DynamicObject, ListParams, Patch, PatchParams, PostParams};
 use kube::discovery::Discovery;
-use muster_api::objects::{ClusterQueue, Workload};
+use muster_api::objects::{ClusterQueue, NodeResourceTopology, Workload};
+use muster_kube::agent;
 use serde_json::{Value, json};
 use support::*;
 
@@ -125,6 +127,7 @@ fn the_deploy_manifests_and_kubernetes_examples_apply_to_the_api_server() {
         let files = [
             "deploy/crds.yaml",
             "deploy/controller.yaml",
+            "deploy/agent.yaml",
             "examples/kubernetes/queues.yaml",
             "examples/kubernetes/job.yaml",
         ];
@@ -171,6 +174,8 @@ fn the_deploy_manifests_and_kubernetes_examples_apply_to_the_api_server() {
             "CustomResourceDefinition workloads.muster.dev",
             "ClusterRole muster-controller",
             "Deployment muster-controller",
+            "ClusterRole muster-agent",
+            "DaemonSet muster-agent",
             "MutatingWebhookConfiguration muster-webhook",
             "ClusterQueue team",
             "Job ",
@@ -931,5 +936,369 @@ fn the_controller_admits_by_the_nodes_numa_zones_not_only_their_totals() {
         })
         .await;
         drop(controller);
+    });
+}
+
+/// A pod bound to `node` by name (as a scheduler would bind it), which kwok runs for `run`.
+fn bound_pod(
+    namespace: &str,
+    name: &str,
+    node: &str,
+    resources: Value,
+    zones: Option<&str>,
+    run: &str,
+) -> Pod {
+    let mut annotations = json!({"testenv/run-duration": run});
+    if let Some(z) = zones {
+        annotations[muster_api::numa_zones::NUMA_ZONES_ANNOTATION] = json!(z);
+    }
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": namespace, "annotations": annotations},
+        "spec": {
+            "nodeName": node,
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10",
+                            "resources": resources}]
+        }
+    }))
+    .unwrap()
+}
+
+/// Deletes every pod in `namespace` and waits until they are gone.
+async fn delete_pods(env: &Env, namespace: &str) {
+    let api: Api<Pod> = Api::namespaced(env.client.clone(), namespace);
+    let _ = api
+        .delete_collection(
+            &kube::api::DeleteParams {
+                grace_period_seconds: Some(0),
+                ..Default::default()
+            },
+            &ListParams::default(),
+        )
+        .await;
+    wait_for("old pods to go", Duration::from_secs(60), || async {
+        let n = api.list(&ListParams::default()).await.ok()?.items.len();
+        (n == 0).then_some(())
+    })
+    .await;
+}
+
+/// The agent's settings for `node` on a fixture tree, as the DaemonSet would run it on a
+/// single-numa-node/pod kubelet that reserves cpus 0 and 32.
+fn agent_config(node: &str, tree: &muster_kube::agent::fixture::SysfsTree) -> agent::Config {
+    agent::Config {
+        node_name: node.into(),
+        sysfs_root: tree.sys(),
+        proc_root: tree.proc(),
+        devices: agent::pci::DeviceNames::default(),
+        reserved: agent::reserved::Reserved::parse("0,32", &[]).unwrap(),
+        policy: muster_core::numa::TopologyPolicy::SingleNumaNode,
+        scope: muster_core::numa::TopologyScope::Pod,
+        resync: Duration::from_secs(3600),
+        metrics_addr: "127.0.0.1:0".parse().unwrap(),
+    }
+}
+
+/// Zone → resource → available, for the resources named.
+fn available_in(t: &NodeResourceTopology, resources: &[&str]) -> BTreeMap<String, Vec<String>> {
+    t.zones
+        .iter()
+        .map(|z| {
+            let list = resources
+                .iter()
+                .map(|r| {
+                    z.resources
+                        .iter()
+                        .find(|x| x.name == *r)
+                        .and_then(|x| x.available)
+                        .map_or("-".into(), |q| q.0.to_string())
+                })
+                .collect();
+            (z.name.clone(), list)
+        })
+        .collect()
+}
+
+fn row(values: &[&str]) -> Vec<String> {
+    values.iter().map(|v| v.to_string()).collect()
+}
+
+#[test]
+fn the_agent_publishes_its_nodes_zones_with_what_the_nodes_pods_hold() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "agent";
+        env.reset(&[ns]).await;
+        delete_pods(&env, ns).await;
+        env.node("agent-n1", "64", &[]).await;
+        env.node("agent-n2", "64", &[]).await;
+        let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
+        let gpus = |n: &str| json!({"cpu": "8", "memory": "32Gi", "nvidia.com/gpu": n});
+        for pod in [
+            // Placed by Muster on node-1: charged there.
+            bound_pod(
+                ns,
+                "trainer",
+                "agent-n1",
+                json!({"requests": gpus("2"), "limits": {"nvidia.com/gpu": "2"}}),
+                Some(r#"{"node-1":{"cpu":"8","memory":"32Gi","nvidia.com/gpu":"2"}}"#),
+                "1h",
+            ),
+            // No annotation: charged to the roomiest zone (node-0: 30 cpu free to 24).
+            bound_pod(
+                ns,
+                "etl",
+                "agent-n1",
+                json!({"requests": {"cpu": "4", "memory": "8Gi"}}),
+                None,
+                "1h",
+            ),
+            // Another node's pod.
+            bound_pod(
+                ns,
+                "other",
+                "agent-n2",
+                json!({"requests": {"cpu": "16"}}),
+                None,
+                "1h",
+            ),
+            // Finishes at once: holds nothing.
+            bound_pod(
+                ns,
+                "done",
+                "agent-n1",
+                json!({"requests": {"cpu": "16"}}),
+                None,
+                "1ms",
+            ),
+        ] {
+            pods.create(&PostParams::default(), &pod)
+                .await
+                .expect("create pod");
+        }
+        wait_for("pod done to succeed", Duration::from_secs(60), || async {
+            let p = pods.get("done").await.ok()?;
+            (p.status?.phase.as_deref() == Some("Succeeded")).then_some(())
+        })
+        .await;
+
+        let dir = tempfile::tempdir().unwrap();
+        let tree = muster_kube::agent::fixture::gpu_server(dir.path());
+        let config = agent_config("agent-n1", &tree);
+        agent::publish_once(env.client.clone(), &config)
+            .await
+            .expect("publish");
+
+        let topologies: Api<NodeResourceTopology> = Api::all(env.client.clone());
+        let t = topologies.get("agent-n1").await.expect("published");
+        assert_eq!(t.topology_policies, ["SingleNUMANodePodLevel"]);
+        let attributes: Vec<(&str, &str)> = t
+            .attributes
+            .iter()
+            .map(|a| (a.name.as_str(), a.value.as_str()))
+            .collect();
+        assert_eq!(
+            attributes,
+            [
+                ("topologyManagerPolicy", "single-numa-node"),
+                ("topologyManagerScope", "pod")
+            ]
+        );
+        let zones: Vec<(&str, &str)> = t
+            .zones
+            .iter()
+            .map(|z| (z.name.as_str(), z.zone_type.as_str()))
+            .collect();
+        assert_eq!(zones, [("node-0", "Node"), ("node-1", "Node")]);
+        assert_eq!(
+            available_in(&t, &["cpu", "memory", "nvidia.com/gpu", "rdma/hca"]),
+            BTreeMap::from([
+                ("node-0".to_string(), row(&["26", "238Gi", "4", "1"])),
+                ("node-1".to_string(), row(&["24", "214Gi", "2", "1"])),
+            ])
+        );
+        let cpu0 = t.zones[0]
+            .resources
+            .iter()
+            .find(|r| r.name == "cpu")
+            .unwrap();
+        assert_eq!(
+            (
+                cpu0.capacity.unwrap().0.to_string(),
+                cpu0.allocatable.unwrap().0.to_string()
+            ),
+            ("32".to_string(), "30".to_string()),
+            "cpus 0 and 32 are reserved, both on node 0"
+        );
+        assert_eq!(t.zones[0].costs.len(), 2);
+        // Owned by its Node, written by the agent's field manager.
+        let node = Api::<k8s_openapi::api::core::v1::Node>::all(env.client.clone())
+            .get("agent-n1")
+            .await
+            .unwrap();
+        let owners = t.metadata.owner_references.clone().unwrap_or_default();
+        assert_eq!(owners.len(), 1, "{owners:?}");
+        assert_eq!(
+            (owners[0].kind.as_str(), &owners[0].uid),
+            ("Node", node.metadata.uid.as_ref().unwrap())
+        );
+        assert!(
+            t.metadata
+                .managed_fields
+                .iter()
+                .flatten()
+                .any(|m| m.manager.as_deref() == Some(agent::publish::FIELD_MANAGER)),
+            "{:?}",
+            t.metadata.managed_fields
+        );
+        // Publishing what the object already says writes nothing.
+        agent::publish_once(env.client.clone(), &config)
+            .await
+            .expect("publish again");
+        let again = topologies.get("agent-n1").await.unwrap();
+        assert_eq!(again.metadata.resource_version, t.metadata.resource_version);
+        delete_pods(&env, ns).await;
+    });
+}
+
+/// A `muster agent` process.
+struct AgentProcess {
+    child: std::process::Child,
+    metrics_port: u16,
+    log: std::path::PathBuf,
+}
+
+impl AgentProcess {
+    fn start(env: &Env, node: &str, tree: &muster_kube::agent::fixture::SysfsTree) -> AgentProcess {
+        let metrics_port = free_port();
+        let dir = std::env::var_os("TESTENV_RUN_DIR")
+            .map(std::path::PathBuf::from)
+            .unwrap_or_else(|| std::path::PathBuf::from(env!("CARGO_TARGET_TMPDIR")))
+            .join("logs");
+        std::fs::create_dir_all(&dir).unwrap();
+        let log = dir.join(format!("agent-{node}.log"));
+        let child = std::process::Command::new(env!("CARGO_BIN_EXE_muster"))
+            .arg("agent")
+            .args(["--node-name", node])
+            .arg(format!("--sysfs-root={}", tree.sys().display()))
+            .arg(format!("--proc-root={}", tree.proc().display()))
+            .args(["--topology-manager-policy", "restricted"])
+            .args(["--topology-manager-scope", "container"])
+            .args(["--resync-period", "1h"])
+            .args(["--metrics-addr", &format!("127.0.0.1:{metrics_port}")])
+            .env("KUBECONFIG", &env.kubeconfig)
+            .env("RUST_LOG", "muster_kube=debug,info")
+            .stdout(std::process::Stdio::null())
+            .stderr(std::fs::File::create(&log).unwrap())
+            .spawn()
+            .expect("start muster agent");
+        AgentProcess {
+            child,
+            metrics_port,
+            log,
+        }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for AgentProcess {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn the_agent_process_republishes_when_a_pod_of_its_node_comes_or_goes() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "agent";
+        env.reset(&[ns]).await;
+        delete_pods(&env, ns).await;
+        env.node("agent-n1", "64", &[]).await;
+        let dir = tempfile::tempdir().unwrap();
+        let tree = muster_kube::agent::fixture::cxl_server(dir.path());
+        let agent = AgentProcess::start(&env, "agent-n1", &tree);
+        let topologies: Api<NodeResourceTopology> = Api::all(env.client.clone());
+        let cpu_and_memory = |t: &NodeResourceTopology| available_in(t, &["cpu", "memory"]);
+        let empty = BTreeMap::from([
+            ("node-0".to_string(), row(&["24", "128Gi"])),
+            ("node-1".to_string(), row(&["24", "128Gi"])),
+            ("node-2".to_string(), row(&["-", "256Gi"])),
+            ("node-3".to_string(), row(&["-", "256Gi"])),
+        ]);
+        let first = wait_for(
+            "the agent's first publish",
+            Duration::from_secs(30),
+            || async { topologies.get_opt("agent-n1").await.ok().flatten() },
+        )
+        .await;
+        assert_eq!(cpu_and_memory(&first), empty, "{}", agent.log_tail());
+        assert_eq!(first.topology_policies, ["RestrictedContainerLevel"]);
+
+        // The resync period is an hour: only the pod watch can make the agent publish now.
+        let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
+        let pod = bound_pod(
+            ns,
+            "cxl-user",
+            "agent-n1",
+            json!({"requests": {"cpu": "6", "memory": "100Gi"}}),
+            Some(r#"{"node-1":{"cpu":"6"},"node-3":{"memory":"100Gi"}}"#),
+            "1h",
+        );
+        pods.create(&PostParams::default(), &pod).await.unwrap();
+        let mut held = empty.clone();
+        held.insert("node-1".into(), row(&["18", "128Gi"]));
+        held.insert("node-3".into(), row(&["-", "156Gi"]));
+        wait_for(
+            "the pod charged to node-1 and node-3",
+            Duration::from_secs(30),
+            || async {
+                let t = topologies.get("agent-n1").await.ok()?;
+                (cpu_and_memory(&t) == held).then_some(())
+            },
+        )
+        .await;
+
+        pods.delete("cxl-user", &kube::api::DeleteParams::default())
+            .await
+            .unwrap();
+        wait_for("the pod's zones freed", Duration::from_secs(60), || async {
+            let t = topologies.get("agent-n1").await.ok()?;
+            (cpu_and_memory(&t) == empty).then_some(())
+        })
+        .await;
+
+        let metrics = http_get(agent.metrics_port, "/metrics").expect("metrics").1;
+        let count = |name: &str| -> u64 {
+            metrics
+                .lines()
+                .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
+                .unwrap_or_else(|| panic!("{name} missing from\n{metrics}"))
+        };
+        assert!(count("muster_agent_resyncs_total") >= 3, "{metrics}");
+        assert!(count("muster_agent_writes_total") >= 3, "{metrics}");
+        assert_eq!(
+            count("muster_agent_errors_total"),
+            0,
+            "{}",
+            agent.log_tail()
+        );
+        assert_eq!(
+            http_get(agent.metrics_port, "/healthz").map(|(c, _)| c),
+            Some(200)
+        );
+        drop(agent);
     });
 }
