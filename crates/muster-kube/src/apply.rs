@@ -5,15 +5,21 @@
 //! from; a conflict means the object changed, and the next cycle plans again from the new
 //! version. A failed write is logged and counted, never retried blindly.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Instant;
 
 use k8s_openapi::api::batch::v1::Job;
+use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
 use kube::api::{Api, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use muster_api::objects::{ClusterQueue, LocalQueue, Workload};
 use serde_json::{Value, json};
 
+use crate::binding::{GangBind, PodBind};
 use crate::leader::Leadership;
 use crate::metrics::Metrics;
 use crate::names::CONTROLLER_NAME;
@@ -33,11 +39,29 @@ pub struct Written {
     pub before: Option<String>,
 }
 
+/// Bind requests in flight at once (kube-scheduler binds each pod in a goroutine of its
+/// own; a bound keeps a burst of thousands from opening thousands of requests).
+pub const BIND_PARALLELISM: usize = 32;
+
+/// What writing a plan did.
+#[derive(Clone, Debug, Default)]
+pub struct Applied {
+    /// Objects written.
+    pub written: Vec<Written>,
+    /// Workloads (`namespace`, `name`) a bind of which failed, and why: the next cycle plans
+    /// them again.
+    pub bind_failures: BTreeMap<(String, String), String>,
+}
+
 /// Writes plans to the API server.
 pub struct Applier {
     client: Client,
     recorder: Recorder,
     leadership: Leadership,
+    /// A test of restart safety: binds are sent one at a time and the process exits right
+    /// after this many have succeeded.
+    exit_after_binds: Option<u64>,
+    binds_done: Arc<AtomicU64>,
 }
 
 fn is_conflict(e: &kube::Error) -> bool {
@@ -55,7 +79,16 @@ impl Applier {
             recorder: Recorder::new(client.clone(), reporter),
             client,
             leadership,
+            exit_after_binds: None,
+            binds_done: Arc::new(AtomicU64::new(0)),
         }
+    }
+
+    /// Makes the process exit right after `n` successful binds, sending binds one at a time
+    /// (to kill the controller between two binds of a gang, in tests).
+    pub fn exit_after_binds(mut self, n: Option<u64>) -> Applier {
+        self.exit_after_binds = n;
+        self
     }
 
     fn params() -> PatchParams {
@@ -74,8 +107,143 @@ impl Applier {
         }
     }
 
-    /// Writes the plan, in order; returns what was written.
-    pub async fn apply(&self, plan: &Plan, metrics: &Metrics) -> Vec<Written> {
+    /// Writes the plan, in order; returns what was written and which binds failed.
+    pub async fn apply(&self, plan: &Plan, metrics: &Metrics) -> Applied {
+        let mut applied = Applied {
+            written: self.write(plan, metrics).await,
+            ..Applied::default()
+        };
+        if !plan.binds.is_empty() && self.leadership.is_leader() {
+            let (bound, failures) = self.bind_all(&plan.binds, metrics).await;
+            applied.written.extend(bound);
+            applied.bind_failures = failures;
+        }
+        applied
+    }
+
+    /// Binds every gang's pods, gangs side by side, at most [`BIND_PARALLELISM`] requests
+    /// at once; returns the pods bound and the gangs a bind of which failed.
+    async fn bind_all(
+        &self,
+        gangs: &[GangBind],
+        metrics: &Metrics,
+    ) -> (Vec<Written>, BTreeMap<(String, String), String>) {
+        let permits = Arc::new(tokio::sync::Semaphore::new(
+            if self.exit_after_binds.is_some() {
+                1
+            } else {
+                BIND_PARALLELISM
+            },
+        ));
+        let gang_results = futures::future::join_all(gangs.iter().map(|g| {
+            let permits = permits.clone();
+            async move {
+                let started = Instant::now();
+                let results = futures::future::join_all(g.pods.iter().map(|p| {
+                    let permits = permits.clone();
+                    async move {
+                        let Ok(_permit) = permits.acquire().await else {
+                            return Err("the bind queue closed".to_string());
+                        };
+                        if !self.leadership.is_leader() {
+                            return Err("no longer the leader".to_string());
+                        }
+                        self.bind(p, metrics).await.map(|()| p)
+                    }
+                }))
+                .await;
+                metrics
+                    .gang_bind_duration
+                    .observe(started.elapsed().as_secs_f64());
+                (g, results)
+            }
+        }))
+        .await;
+        let mut bound = Vec::new();
+        let mut failures = BTreeMap::new();
+        for (g, results) in gang_results {
+            let mut ok = 0;
+            for r in results {
+                match r {
+                    Ok(p) => {
+                        ok += 1;
+                        bound.push(Written {
+                            kind: "Pod",
+                            namespace: p.namespace.clone(),
+                            name: p.name.clone(),
+                            before: p.resource_version.clone(),
+                        });
+                    }
+                    Err(why) => {
+                        failures.entry(g.workload.clone()).or_insert(why);
+                    }
+                }
+            }
+            tracing::info!(
+                workload = %format!("{}/{}", g.workload.0, g.workload.1),
+                pods = ok,
+                whole = g.whole,
+                "bound gang"
+            );
+        }
+        (bound, failures)
+    }
+
+    /// Binds one pod to its planned node. A pod that is gone or already bound is not a
+    /// failure (the next cycle sees where it is); any other error is.
+    async fn bind(&self, p: &PodBind, metrics: &Metrics) -> Result<(), String> {
+        let api: Api<Pod> = Api::namespaced(self.client.clone(), &p.namespace);
+        let binding = Binding {
+            metadata: ObjectMeta {
+                name: Some(p.name.clone()),
+                namespace: Some(p.namespace.clone()),
+                uid: p.uid.clone(),
+                ..ObjectMeta::default()
+            },
+            target: ObjectReference {
+                api_version: Some("v1".into()),
+                kind: Some("Node".into()),
+                name: Some(p.node.clone()),
+                ..ObjectReference::default()
+            },
+        };
+        let pp = PostParams {
+            field_manager: Some(CONTROLLER_NAME.into()),
+            ..PostParams::default()
+        };
+        match api
+            .create_subresource::<Binding, Value>("binding", &p.name, &pp, &binding)
+            .await
+        {
+            Ok(_) => {
+                metrics.binds.inc();
+                let done = self.binds_done.fetch_add(1, Ordering::SeqCst) + 1;
+                if self.exit_after_binds.is_some_and(|n| done >= n) {
+                    tracing::warn!(
+                        binds = done,
+                        "exiting after binds, as asked (--exit-after-binds)"
+                    );
+                    std::process::exit(3);
+                }
+                Ok(())
+            }
+            Err(e) if is_conflict(&e) => {
+                tracing::debug!(pod = %format!("{}/{}", p.namespace, p.name), error = %e, "pod gone or bound already");
+                Ok(())
+            }
+            Err(e) => {
+                metrics.bind_failures.inc();
+                tracing::warn!(pod = %format!("{}/{}", p.namespace, p.name), node = %p.node, error = %e, "bind failed; the gang is planned again");
+                Err(format!(
+                    "pod {}/{} to node {}: {e}",
+                    p.namespace, p.name, p.node
+                ))
+            }
+        }
+    }
+
+    /// Writes the plan's objects, in order; returns what was written.
+    async fn write(&self, plan: &Plan, metrics: &Metrics) -> Vec<Written> {
         let mut written = Vec::new();
         let pp = PostParams {
             field_manager: Some(CONTROLLER_NAME.into()),

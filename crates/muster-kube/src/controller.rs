@@ -6,6 +6,7 @@
 //! the stores have seen those writes, so that no cycle decides from a view older than the
 //! last cycle's own decisions.
 
+use std::collections::BTreeMap;
 use std::fmt::Debug;
 use std::future::Future;
 use std::net::SocketAddr;
@@ -17,7 +18,7 @@ use std::time::{Duration, Instant};
 use futures::StreamExt;
 use hyper::{Method, StatusCode};
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::Time as K8sTime;
 use kube::api::{Api, ListParams};
@@ -80,6 +81,11 @@ pub struct Config {
     pub resync: Duration,
     /// The scheduler's settings (from the config file's `Configuration`).
     pub settings: Settings,
+    /// The scheduler name of the pods Muster binds to the nodes it planned (`None`:
+    /// kube-scheduler places the pods of admitted Jobs, Muster only admits).
+    pub scheduler_name: Option<String>,
+    /// A test of restart safety: exit right after this many binds, sent one at a time.
+    pub exit_after_binds: Option<u64>,
 }
 
 /// The scheduler-wide settings a `Configuration` gives the controller.
@@ -115,6 +121,8 @@ struct Stores {
     workloads: Store<Workload>,
     jobs: Store<Job>,
     topologies: Option<Store<NodeResourceTopology>>,
+    /// Pods whose scheduler is Muster, when Muster binds.
+    pods: Option<Store<Pod>>,
 }
 
 fn reflect<K>(api: Api<K>, config: watcher::Config, trigger: Arc<Notify>) -> Store<K>
@@ -150,7 +158,12 @@ fn version_in<K: Resource<DynamicType = ()> + Clone>(
 }
 
 impl Stores {
-    fn start(client: &Client, trigger: &Arc<Notify>, topologies: bool) -> Stores {
+    fn start(
+        client: &Client,
+        trigger: &Arc<Notify>,
+        topologies: bool,
+        scheduler_name: Option<&str>,
+    ) -> Stores {
         let all = watcher::Config::default().any_semantic();
         Stores {
             nodes: reflect(Api::all(client.clone()), all.clone(), trigger.clone()),
@@ -167,6 +180,13 @@ impl Stores {
             ),
             topologies: topologies
                 .then(|| reflect(Api::all(client.clone()), all.clone(), trigger.clone())),
+            pods: scheduler_name.map(|name| {
+                reflect(
+                    Api::all(client.clone()),
+                    all.clone().fields(&format!("spec.schedulerName={name}")),
+                    trigger.clone(),
+                )
+            }),
         }
     }
 
@@ -182,9 +202,12 @@ impl Stores {
         if let Some(t) = &self.topologies {
             let _ = t.wait_until_ready().await;
         }
+        if let Some(p) = &self.pods {
+            let _ = p.wait_until_ready().await;
+        }
     }
 
-    fn objects(&self) -> Objects {
+    fn objects(&self, bind_failures: BTreeMap<(String, String), String>) -> Objects {
         let mut o = Objects {
             nodes: self.nodes.state(),
             priority_classes: self.priority_classes.state(),
@@ -199,6 +222,8 @@ impl Stores {
                 .as_ref()
                 .map(|t| t.state())
                 .unwrap_or_default(),
+            pods: self.pods.as_ref().map(|p| p.state()).unwrap_or_default(),
+            bind_failures,
         };
         o.sort();
         o
@@ -212,6 +237,10 @@ impl Stores {
             "Job" => version_in(&self.jobs, &w.namespace, &w.name),
             "ClusterQueue" => version_in(&self.cluster_queues, &w.namespace, &w.name),
             "LocalQueue" => version_in(&self.local_queues, &w.namespace, &w.name),
+            "Pod" => match &self.pods {
+                Some(pods) => version_in(pods, &w.namespace, &w.name),
+                None => return true,
+            },
             _ => return true,
         };
         match (&w.before, now) {
@@ -294,7 +323,12 @@ pub async fn run(
         let tls = http::tls_config(&cert)?;
         let (listener, addr) = http::bind(addr).await?;
         tracing::info!(%addr, path = webhook::JOB_PATH, "serving the Job webhook");
-        tokio::spawn(http::serve(listener, Some(tls), webhook::handle));
+        let scheduler = config.scheduler_name.clone();
+        tokio::spawn(http::serve(
+            listener,
+            Some(tls),
+            move |method, path, body| webhook::handle(scheduler.clone(), method, path, body),
+        ));
     }
 
     let (elector, leadership) = if config.leader_election {
@@ -309,8 +343,14 @@ pub async fn run(
 
     let trigger = Arc::new(Notify::new());
     let topologies = topologies_served(&client).await;
-    let stores = Stores::start(&client, &trigger, topologies);
-    let applier = Applier::new(client.clone(), leadership.clone(), &config.identity);
+    let stores = Stores::start(
+        &client,
+        &trigger,
+        topologies,
+        config.scheduler_name.as_deref(),
+    );
+    let applier = Applier::new(client.clone(), leadership.clone(), &config.identity)
+        .exit_after_binds(config.exit_after_binds);
 
     let work = async {
         stores.wait_until_ready().await;
@@ -319,6 +359,7 @@ pub async fn run(
         let mut leadership = leadership.clone();
         let mut changes = leadership.changes();
         let mut written: Vec<Written> = Vec::new();
+        let mut bind_failures = BTreeMap::new();
         loop {
             if !leadership.is_leader() {
                 metrics.leader.set(0);
@@ -332,7 +373,7 @@ pub async fn run(
             while !written.iter().all(|w| stores.has_seen(w)) && Instant::now() < deadline {
                 tokio::time::sleep(Duration::from_millis(20)).await;
             }
-            let objects = stores.objects();
+            let objects = stores.objects(std::mem::take(&mut bind_failures));
             let now = K8sTime(jiff::Timestamp::now());
             let started = Instant::now();
             let settings = config.settings.clone();
@@ -344,7 +385,12 @@ pub async fn run(
             written = match decided {
                 Ok(Ok(plan)) => {
                     metrics.record_plan(&plan);
-                    applier.apply(&plan, &metrics).await
+                    let applied = applier.apply(&plan, &metrics).await;
+                    bind_failures = applied.bind_failures;
+                    if !bind_failures.is_empty() {
+                        trigger.notify_one();
+                    }
+                    applied.written
                 }
                 Ok(Err(e)) => {
                     tracing::error!(error = %e, "cycle failed");

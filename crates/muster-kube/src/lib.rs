@@ -1,6 +1,7 @@
 //! Muster's Kubernetes shell.
 pub mod agent;
 pub mod apply;
+pub mod binding;
 pub mod certs;
 pub mod conditions;
 pub mod controller;

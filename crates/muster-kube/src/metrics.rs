@@ -44,6 +44,18 @@ pub struct Metrics {
     pub write_errors: Counter,
     /// 1 while this replica is the leader.
     pub leader: Gauge,
+    /// Pods bound to the nodes Muster planned.
+    pub binds: Counter,
+    /// Binds that failed (their gang is planned again).
+    pub bind_failures: Counter,
+    /// Time from a gang's first bind request to its last answer.
+    pub gang_bind_duration: Histogram,
+    /// Pods the kubelet rejected with a Topology Affinity Error (their gang is planned
+    /// again).
+    pub topology_affinity_errors: Counter,
+    /// Gangs planned again as a whole, by reason (NodeGone, BindFailed,
+    /// TopologyAffinityError).
+    pub replans: Family<ReasonLabels, Counter>,
 }
 
 impl Default for Metrics {
@@ -66,6 +78,36 @@ impl Metrics {
         let cycle_duration = Histogram::new(exponential_buckets(0.0005, 2.0, 16));
         let write_errors = Counter::default();
         let leader = Gauge::default();
+        let binds = Counter::default();
+        let bind_failures = Counter::default();
+        let gang_bind_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
+        let topology_affinity_errors = Counter::default();
+        let replans = Family::default();
+        registry.register(
+            "binds",
+            "Pods bound to the nodes Muster planned",
+            binds.clone(),
+        );
+        registry.register(
+            "bind_failures",
+            "Pod binds that failed (the gang is planned again)",
+            bind_failures.clone(),
+        );
+        registry.register(
+            "gang_bind_duration_seconds",
+            "Time from a gang's first bind request to its last answer",
+            gang_bind_duration.clone(),
+        );
+        registry.register(
+            "topology_affinity_errors",
+            "Pods the kubelet rejected with a Topology Affinity Error",
+            topology_affinity_errors.clone(),
+        );
+        registry.register(
+            "gang_replans",
+            "Admitted gangs planned again as a whole, by reason",
+            replans.clone(),
+        );
         registry.register(
             "pending_workloads",
             "Workloads waiting in a ClusterQueue",
@@ -110,6 +152,11 @@ impl Metrics {
             cycle_duration,
             write_errors,
             leader,
+            binds,
+            bind_failures,
+            gang_bind_duration,
+            topology_affinity_errors,
+            replans,
         }
     }
 
@@ -138,6 +185,15 @@ impl Metrics {
                 })
                 .inc();
         }
+        for reason in &plan.replans {
+            self.replans
+                .get_or_create(&ReasonLabels {
+                    reason: reason.to_string(),
+                })
+                .inc();
+        }
+        self.topology_affinity_errors
+            .inc_by(plan.topology_affinity_errors as u64);
         self.pending_workloads.clear();
         self.admitted_workloads.clear();
         for (cq, (pending, admitted)) in &plan.queue_counts {

@@ -81,6 +81,13 @@ pub struct Plan {
     pub preemptions: Vec<&'static str>,
     /// For metrics: pending and admitted workloads per ClusterQueue, after the decisions.
     pub queue_counts: BTreeMap<String, (i64, i64)>,
+    /// Gangs whose pods to bind (last: after the writes that start their Jobs), when Muster
+    /// is the pods' scheduler.
+    pub binds: Vec<crate::binding::GangBind>,
+    /// For metrics: the reason of each gang planned again as a whole.
+    pub replans: Vec<&'static str>,
+    /// For metrics: pods of admitted gangs rejected with a Topology Affinity Error.
+    pub topology_affinity_errors: usize,
 }
 
 fn key_of(w: &Workload) -> (String, String) {
@@ -409,7 +416,23 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
         }
     }
 
-    // 3. Workloads left out as invalid wait, saying why.
+    // 3. Gangs to bind, and gangs to plan again as a whole (a planned node is gone, a bind
+    //    failed, a kubelet rejected a pod with a Topology Affinity Error).
+    let binding = crate::binding::plan_binds(objects, &objects.bind_failures);
+    for r in &binding.replans {
+        st.set(&r.workload, EVICTED, true, r.reason, &r.message);
+        st.event(&r.workload, true, "Evicted", r.message.clone());
+        plan.replans.push(r.reason);
+        if let Some(j) = objects.job_of(&r.workload)
+            && !job::is_suspended(j)
+        {
+            job_writes.insert(job_key(j), suspend_after(j, &r.workload));
+        }
+    }
+    plan.binds = binding.binds;
+    plan.topology_affinity_errors = binding.topology_affinity_errors;
+
+    // 4. Workloads left out as invalid wait, saying why.
     for w in &objects.workloads {
         if phase(w) != Phase::Pending || snap.id_of(w).is_some() {
             continue;
@@ -434,7 +457,7 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
         }
     }
 
-    // 4. The cycle's decisions.
+    // 5. The cycle's decisions.
     let model = &snap.model;
     for d in &out.decisions {
         match d {
@@ -554,7 +577,7 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
         st.set(w, QUOTA_RESERVED, false, why, &msg);
     }
 
-    // 5. The model as it stands once the decisions are carried out, for queue statuses.
+    // 6. The model as it stands once the decisions are carried out, for queue statuses.
     for d in &out.decisions {
         let _ = match d {
             Decision::Preempt { preemptor, victims } => {
@@ -570,6 +593,12 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
     }
     queue_statuses(objects, snap, &mut plan, now);
 
+    // A gang being stopped (preempted, evicted) is not bound.
+    plan.binds.retain(|b| {
+        st.by_key
+            .get(&b.workload)
+            .is_none_or(|(_, s, _)| !conditions::is_true(&s.conditions, EVICTED))
+    });
     plan.workloads = st.into_writes();
     let written: std::collections::BTreeSet<(String, String)> =
         plan.workloads.iter().map(|w| key_of(&w.workload)).collect();

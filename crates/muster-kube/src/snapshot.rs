@@ -11,7 +11,7 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::Node;
+use k8s_openapi::api::core::v1::{Node, Pod};
 use k8s_openapi::api::scheduling::v1::PriorityClass;
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time as K8sTime};
 use muster_api::load::{Loaded, Object};
@@ -46,6 +46,11 @@ pub struct Objects {
     pub jobs: Vec<Arc<Job>>,
     /// NodeResourceTopologies (empty when their CRD is not installed).
     pub topologies: Vec<Arc<NodeResourceTopology>>,
+    /// Pods whose scheduler is Muster (empty when kube-scheduler places the pods).
+    pub pods: Vec<Arc<Pod>>,
+    /// Workloads (`namespace`, `name`) whose pods' binds failed in the last round, and why:
+    /// what the controller remembers from its own writes, not read from the API.
+    pub bind_failures: BTreeMap<(String, String), String>,
 }
 
 fn meta_key(m: &ObjectMeta) -> (String, String) {
@@ -70,6 +75,7 @@ impl Objects {
         by_key(&mut self.workloads);
         by_key(&mut self.jobs);
         by_key(&mut self.topologies);
+        by_key(&mut self.pods);
     }
 
     /// The Job with this uid.

@@ -1,6 +1,7 @@
 //! The mutating admission webhook for Jobs: a Job created with the queue label is made
 //! suspended, as Kueue's webhook does, so that it waits for admission and users need not
-//! write `suspend: true` themselves.
+//! write `suspend: true` themselves; and, when Muster places the pods it admits, its pods
+//! are given Muster as their scheduler (unless the Job names another scheduler).
 
 use hyper::StatusCode;
 use hyper::body::Bytes;
@@ -14,9 +15,26 @@ use crate::names::QUEUE_LABEL;
 /// The path the webhook is served at (and registered under in `deploy/`).
 pub const JOB_PATH: &str = "/mutate-batch-v1-job";
 
-/// The answer to one AdmissionReview: for a Job being created with the queue label and not
-/// suspended, a patch that suspends it; for anything else, allowed unchanged.
-pub fn review(req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
+/// The scheduler a queued Job's pods get when Muster places them: a template that names no
+/// scheduler, or kube-scheduler's default, is Muster's to take; another scheduler named on
+/// purpose (Volcano, a custom one) is left alone.
+fn takes_scheduler(obj: &DynamicObject) -> bool {
+    let named = obj
+        .data
+        .pointer("/spec/template/spec/schedulerName")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    named.is_empty() || named == DEFAULT_SCHEDULER
+}
+
+/// kube-scheduler's name.
+pub const DEFAULT_SCHEDULER: &str = "default-scheduler";
+
+/// The answer to one AdmissionReview: for a Job being created with the queue label, a patch
+/// that suspends it (when it is not) and, when `scheduler` is given (Muster binds the pods
+/// it admits), that makes `scheduler` its pods' scheduler; for anything else, allowed
+/// unchanged.
+pub fn review(req: &AdmissionRequest<DynamicObject>, scheduler: Option<&str>) -> AdmissionResponse {
     let response = AdmissionResponse::from(req);
     if req.operation != Operation::Create {
         return response;
@@ -30,13 +48,26 @@ pub fn review(req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
         .as_ref()
         .and_then(|l| l.get(QUEUE_LABEL))
         .is_some_and(|q| !q.is_empty());
-    let suspended = obj.data.pointer("/spec/suspend").and_then(|v| v.as_bool()) == Some(true);
-    if !queued || suspended {
+    if !queued {
         return response;
     }
-    let patch: json_patch::Patch = match serde_json::from_value(
-        json!([{"op": "add", "path": "/spec/suspend", "value": true}]),
-    ) {
+    let mut ops = Vec::new();
+    if obj.data.pointer("/spec/suspend").and_then(|v| v.as_bool()) != Some(true) {
+        ops.push(json!({"op": "add", "path": "/spec/suspend", "value": true}));
+    }
+    if let Some(name) = scheduler
+        && takes_scheduler(obj)
+        && obj
+            .data
+            .pointer("/spec/template/spec")
+            .is_some_and(|v| v.is_object())
+    {
+        ops.push(json!({"op": "add", "path": "/spec/template/spec/schedulerName", "value": name}));
+    }
+    if ops.is_empty() {
+        return response;
+    }
+    let patch: json_patch::Patch = match serde_json::from_value(serde_json::Value::Array(ops)) {
         Ok(p) => p,
         Err(e) => return AdmissionResponse::invalid(e.to_string()),
     };
@@ -46,8 +77,13 @@ pub fn review(req: &AdmissionRequest<DynamicObject>) -> AdmissionResponse {
     }
 }
 
-/// Handles an HTTP request to the webhook server.
-pub async fn handle(method: hyper::Method, path: String, body: Bytes) -> hyper::Response<Body> {
+/// Handles an HTTP request to the webhook server (`scheduler`: see [`review`]).
+pub async fn handle(
+    scheduler: Option<String>,
+    method: hyper::Method,
+    path: String,
+    body: Bytes,
+) -> hyper::Response<Body> {
     if method != hyper::Method::POST || path != JOB_PATH {
         return text(StatusCode::NOT_FOUND, "not found");
     }
@@ -62,7 +98,7 @@ pub async fn handle(method: hyper::Method, path: String, body: Bytes) -> hyper::
     };
     let request: Result<AdmissionRequest<DynamicObject>, _> = review.try_into();
     let response = match request {
-        Ok(req) => self::review(&req),
+        Ok(req) => self::review(&req, scheduler.as_deref()),
         Err(e) => AdmissionResponse::invalid(e.to_string()),
     };
     match serde_json::to_vec(&response.into_review()) {
@@ -113,10 +149,10 @@ mod tests {
 
     #[test]
     fn a_queued_job_is_created_suspended() {
-        let r = review(&request(
-            job(json!({"muster.dev/queue-name": "q"}), None),
-            "CREATE",
-        ));
+        let r = review(
+            &request(job(json!({"muster.dev/queue-name": "q"}), None), "CREATE"),
+            None,
+        );
         assert!(r.allowed);
         let patch = serde_json::to_value(
             r.patch
@@ -125,6 +161,55 @@ mod tests {
         )
         .unwrap();
         assert!(patch.as_str().unwrap().contains("/spec/suspend"), "{patch}");
+        assert!(
+            !patch.as_str().unwrap().contains("schedulerName"),
+            "{patch}"
+        );
+    }
+
+    fn patch_of(r: &AdmissionResponse) -> Vec<serde_json::Value> {
+        r.patch
+            .as_ref()
+            .map(|p| serde_json::from_slice(p).unwrap())
+            .unwrap_or_default()
+    }
+
+    #[test]
+    fn when_muster_binds_a_queued_jobs_pods_get_muster_as_their_scheduler() {
+        let queued = json!({"muster.dev/queue-name": "q"});
+        let r = review(
+            &request(job(queued.clone(), None), "CREATE"),
+            Some("muster"),
+        );
+        assert_eq!(
+            patch_of(&r),
+            vec![
+                json!({"op": "add", "path": "/spec/suspend", "value": true}),
+                json!({"op": "add", "path": "/spec/template/spec/schedulerName", "value": "muster"}),
+            ]
+        );
+        // Already suspended: only the scheduler.
+        let r = review(
+            &request(job(queued.clone(), Some(true)), "CREATE"),
+            Some("muster"),
+        );
+        assert_eq!(
+            patch_of(&r),
+            vec![
+                json!({"op": "add", "path": "/spec/template/spec/schedulerName", "value": "muster"})
+            ]
+        );
+        // kube-scheduler's name is taken over; another scheduler's is kept.
+        let mut j = job(queued.clone(), Some(true));
+        j["spec"]["template"]["spec"]["schedulerName"] = json!("default-scheduler");
+        let r = review(&request(j.clone(), "CREATE"), Some("muster"));
+        assert_eq!(patch_of(&r).len(), 1);
+        j["spec"]["template"]["spec"]["schedulerName"] = json!("volcano");
+        let r = review(&request(j, "CREATE"), Some("muster"));
+        assert!(r.patch.is_none());
+        // A Job without the queue label is never touched.
+        let r = review(&request(job(json!({}), None), "CREATE"), Some("muster"));
+        assert!(r.patch.is_none());
     }
 
     #[test]
@@ -134,7 +219,7 @@ mod tests {
             (json!({"muster.dev/queue-name": "q"}), Some(true), "CREATE"),
             (json!({"muster.dev/queue-name": "q"}), Some(false), "UPDATE"),
         ] {
-            let r = review(&request(job(labels, suspend), op));
+            let r = review(&request(job(labels, suspend), op), None);
             assert!(r.allowed);
             assert!(r.patch.is_none());
         }

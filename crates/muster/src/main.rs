@@ -256,6 +256,19 @@ struct ControllerArgs {
     /// `muster simulate` reads among its inputs.
     #[arg(long, value_name = "FILE")]
     config: Option<PathBuf>,
+    /// The scheduler name Muster takes for the pods it admits: the webhook gives queued
+    /// Jobs' pods this schedulerName, and the controller binds each admitted gang's pods to
+    /// the nodes it planned.
+    #[arg(long, value_name = "NAME", default_value = "muster")]
+    scheduler_name: String,
+    /// Only admit: leave the pods of admitted Jobs to kube-scheduler (pinned to the planned
+    /// nodes by node affinity) instead of binding them.
+    #[arg(long)]
+    admission_only: bool,
+    /// Testing aid: exit right after this many pod binds, sent one at a time (to check that
+    /// a controller killed in the middle of a gang leaves it whole after a restart).
+    #[arg(long, value_name = "N", hide = true)]
+    exit_after_binds: Option<u64>,
     /// Log as JSON lines.
     #[arg(long)]
     log_json: bool,
@@ -636,6 +649,8 @@ fn controller(args: Box<ControllerArgs>) -> anyhow::Result<()> {
         debounce: std::time::Duration::from_millis(args.debounce_ms),
         resync: std::time::Duration::from_secs(30),
         settings,
+        scheduler_name: (!args.admission_only).then_some(args.scheduler_name),
+        exit_after_binds: args.exit_after_binds,
     };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()

@@ -1302,3 +1302,219 @@ fn the_agent_process_republishes_when_a_pod_of_its_node_comes_or_goes() {
         drop(agent);
     });
 }
+
+/// The pods of Job `name` in `namespace`: (pod name, scheduler, node if bound).
+async fn job_pods(env: &Env, namespace: &str, name: &str) -> Vec<(String, String, Option<String>)> {
+    let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), namespace);
+    let list = pods
+        .list(&ListParams::default().labels(&format!("job-name={name}")))
+        .await
+        .expect("list pods");
+    let mut out: Vec<_> = list
+        .items
+        .into_iter()
+        .map(|p| {
+            let spec = p.spec.unwrap_or_default();
+            (
+                p.metadata.name.unwrap_or_default(),
+                spec.scheduler_name.unwrap_or_default(),
+                spec.node_name,
+            )
+        })
+        .collect();
+    out.sort();
+    out
+}
+
+/// The planned pods per node of an admitted Workload.
+fn planned_nodes(w: &Workload) -> BTreeMap<String, i64> {
+    let a = w.status.as_ref().unwrap().admission.as_ref().unwrap();
+    a.pod_set_assignments[0]
+        .nodes
+        .iter()
+        .map(|n| (n.name.clone(), n.count))
+        .collect()
+}
+
+/// Pods per node of `pods`, counting only bound ones.
+fn bound_per_node(pods: &[(String, String, Option<String>)]) -> BTreeMap<String, i64> {
+    let mut m = BTreeMap::new();
+    for (_, _, node) in pods {
+        if let Some(n) = node {
+            *m.entry(n.clone()).or_default() += 1;
+        }
+    }
+    m
+}
+
+fn counter(metrics: &str, name: &str) -> f64 {
+    metrics
+        .lines()
+        .find(|l| l.starts_with(name) && l[name.len()..].starts_with(' '))
+        .and_then(|l| l.rsplit(' ').next()?.parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn muster_binds_a_gang_whole_to_its_planned_nodes_and_leaves_other_pods_to_kube_scheduler() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "bind";
+        env.reset(&[ns]).await;
+        for n in ["bind-n1", "bind-n2", "bind-n3"] {
+            env.node(n, "4", &[("pool", "kwok")]).await;
+        }
+        team_queue(&env, ns, "100").await;
+        let controller = Controller::start(&env, "bind", &["--no-leader-election"]);
+        env.serve(&controller, ns).await;
+
+        // A gang of 5 pods of 2 cpu: it needs all three nodes.
+        let gang = env
+            .create_job(&job(ns, "gang", "team", "2", 5, "600s", None))
+            .await;
+        assert_eq!(
+            gang.spec
+                .as_ref()
+                .unwrap()
+                .template
+                .spec
+                .as_ref()
+                .unwrap()
+                .scheduler_name
+                .as_deref(),
+            Some("muster"),
+            "the webhook makes Muster the scheduler of a queued Job's pods"
+        );
+        // A gang that can never fit the nodes (7 pods of 2 cpu on 12 cpu) is not bound at all.
+        env.create_job(&job(ns, "toobig", "team", "2", 7, "600s", None))
+            .await;
+        // A Job without the queue label is kube-scheduler's (the reset leaves such Jobs:
+        // remove the last run's first).
+        let jobs: Api<Job> = Api::namespaced(env.client.clone(), ns);
+        let _ = jobs
+            .delete("plain", &kube::api::DeleteParams::background())
+            .await;
+        wait_for("the last run's Job plain gone", Duration::from_secs(30), || async {
+            jobs.get_opt("plain").await.ok()?.is_none().then_some(())
+        })
+        .await;
+        let mut plain = job(ns, "plain", "team", "100m", 1, "600s", None);
+        plain.metadata.labels = None;
+        env.create_job(&plain).await;
+
+        let admitted = wait_for("job-gang admitted", Duration::from_secs(30), || async {
+            let w = env.workloads(ns).await.remove("job-gang")?;
+            condition(&w, "Admitted").then_some(w)
+        })
+        .await;
+        let planned = planned_nodes(&admitted);
+        assert_eq!(planned.values().sum::<i64>(), 5);
+        let pods = wait_for(
+            "all 5 pods of gang bound",
+            Duration::from_secs(60),
+            || async {
+                let pods = job_pods(&env, ns, "gang").await;
+                (pods.len() == 5 && pods.iter().all(|(_, _, n)| n.is_some())).then_some(pods)
+            },
+        )
+        .await;
+        assert!(pods.iter().all(|(_, s, _)| s == "muster"), "{pods:?}");
+        assert_eq!(
+            bound_per_node(&pods),
+            planned,
+            "every pod is on a node the core planned, as many as it planned there"
+        );
+
+        let plain_pods = wait_for("plain's pod scheduled", Duration::from_secs(60), || async {
+            let pods = job_pods(&env, ns, "plain").await;
+            (pods.len() == 1 && pods[0].2.is_some()).then_some(pods)
+        })
+        .await;
+        assert_eq!(
+            plain_pods[0].1, "default-scheduler",
+            "a pod not labelled for Muster keeps kube-scheduler"
+        );
+
+        let toobig = env
+            .workloads(ns)
+            .await
+            .remove("job-toobig")
+            .expect("job-toobig");
+        assert!(!condition(&toobig, "Admitted"));
+        assert!(
+            job_pods(&env, ns, "toobig").await.is_empty(),
+            "a gang that cannot fit has no pod, bound or not"
+        );
+        let metrics = controller.metrics().unwrap_or_default();
+        assert!(counter(&metrics, "muster_binds_total") >= 5.0, "{metrics}");
+        assert_eq!(counter(&metrics, "muster_bind_failures_total"), 0.0);
+        assert!(
+            metrics.contains("muster_gang_bind_duration_seconds_count"),
+            "{metrics}"
+        );
+    });
+}
+
+#[test]
+fn a_controller_killed_between_two_binds_of_a_gang_completes_it_after_restart() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "rebind";
+        env.reset(&[ns]).await;
+        for n in ["rebind-n1", "rebind-n2"] {
+            env.node(n, "4", &[("pool", "kwok")]).await;
+        }
+        team_queue(&env, ns, "100").await;
+        let webhook_port = free_port();
+        let mut first = Controller::start_on(
+            &env,
+            "rebind-1",
+            webhook_port,
+            &["--no-leader-election", "--exit-after-binds", "2"],
+        );
+        env.serve(&first, ns).await;
+        env.create_job(&job(ns, "gang", "team", "2", 4, "600s", None))
+            .await;
+        assert_eq!(
+            first.wait_exit(Duration::from_secs(60)),
+            Some(3),
+            "the first controller stops after two binds: {}",
+            first.log_tail()
+        );
+        let pods = job_pods(&env, ns, "gang").await;
+        let bound = pods.iter().filter(|(_, _, n)| n.is_some()).count();
+        assert_eq!(
+            bound, 2,
+            "killed between two binds: half the gang is bound {pods:?}"
+        );
+
+        // The next controller finishes the gang on the planned nodes.
+        let second =
+            Controller::start_on(&env, "rebind-2", webhook_port, &["--no-leader-election"]);
+        second.wait_ready().await;
+        let w = env
+            .workloads(ns)
+            .await
+            .remove("job-gang")
+            .expect("job-gang");
+        let planned = planned_nodes(&w);
+        let pods = wait_for("the whole gang bound", Duration::from_secs(60), || async {
+            let pods = job_pods(&env, ns, "gang").await;
+            (pods.len() == 4 && pods.iter().all(|(_, _, n)| n.is_some())).then_some(pods)
+        })
+        .await;
+        assert_eq!(bound_per_node(&pods), planned, "{}", second.log_tail());
+        let w = env
+            .workloads(ns)
+            .await
+            .remove("job-gang")
+            .expect("job-gang");
+        assert!(condition(&w, "Admitted") && !condition(&w, "Evicted"));
+    });
+}

@@ -591,6 +591,18 @@ impl Controller {
         let _ = self.child.wait();
     }
 
+    /// Waits up to `timeout` for it to exit on its own; its exit code, if it did.
+    pub fn wait_exit(&mut self, timeout: Duration) -> Option<i32> {
+        let deadline = std::time::Instant::now() + timeout;
+        while std::time::Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                return Some(status.code().unwrap_or(-1));
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        None
+    }
+
     /// Its metrics, as text.
     pub fn metrics(&self) -> Option<String> {
         http_get(self.metrics_port, "/metrics").map(|(_, body)| body)
