@@ -122,6 +122,10 @@ pub struct RecordedPodSet {
     pub flavors: BTreeMap<String, String>,
     /// Node name and the number of the pod set's pods on it.
     pub nodes: Vec<(String, u32)>,
+    /// Node name and how many of the pod set's pods there are already counted in the zones'
+    /// usage, because that node's NodeResourceTopology reports them and the model takes the
+    /// reported state (these pods hold no zones of their own).
+    pub reported: BTreeMap<String, u32>,
 }
 
 /// A workload's namespace and name; workloads are ordered by it last.
@@ -1180,7 +1184,15 @@ impl Model {
             }
             placements.resize(start + ps.count as usize, NodeId::LOST);
         }
-        let numa = self.restored_zones(id, &placements);
+        let mut reported: Vec<(NodeId, u32)> = Vec::new();
+        for rec in pod_sets {
+            for (node, count) in &rec.reported {
+                if let Some(n) = self.node_id(node) {
+                    reported.push((n, *count));
+                }
+            }
+        }
+        let numa = self.restored_zones(id, &placements, reported);
         let admission = Admission {
             workload: id,
             options,
@@ -1213,6 +1225,7 @@ impl Model {
         &mut self,
         id: WorkloadId,
         placements: &[NodeId],
+        mut reported: Vec<(NodeId, u32)>,
     ) -> crate::numa::NumaPlacement {
         let mut numa = crate::numa::NumaPlacement::default();
         if self.zones.is_empty() {
@@ -1226,6 +1239,14 @@ impl Model {
             .flat_map(|ps| std::iter::repeat_n(ps, ps.count as usize));
         for (pod, (ps, &node)) in pods.zip(placements).enumerate() {
             if node == NodeId::LOST {
+                continue;
+            }
+            // Pods the node's report counts already hold nothing more.
+            if let Some((_, left)) = reported
+                .iter_mut()
+                .find(|(n, left)| *n == node && *left > 0)
+            {
+                *left -= 1;
                 continue;
             }
             // Nodes without zones hold nothing (`hold` says so).

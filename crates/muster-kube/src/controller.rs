@@ -123,6 +123,8 @@ struct Stores {
     topologies: Option<Store<NodeResourceTopology>>,
     /// Pods whose scheduler is Muster, when Muster binds.
     pods: Option<Store<Pod>>,
+    /// Muster's scheduler name, when it binds.
+    scheduler_name: Option<String>,
 }
 
 fn reflect<K>(api: Api<K>, config: watcher::Config, trigger: Arc<Notify>) -> Store<K>
@@ -180,6 +182,7 @@ impl Stores {
             ),
             topologies: topologies
                 .then(|| reflect(Api::all(client.clone()), all.clone(), trigger.clone())),
+            scheduler_name: scheduler_name.map(str::to_string),
             pods: scheduler_name.map(|name| {
                 reflect(
                     Api::all(client.clone()),
@@ -223,6 +226,7 @@ impl Stores {
                 .map(|t| t.state())
                 .unwrap_or_default(),
             pods: self.pods.as_ref().map(|p| p.state()).unwrap_or_default(),
+            scheduler_name: self.scheduler_name.clone(),
             bind_failures,
         };
         o.sort();

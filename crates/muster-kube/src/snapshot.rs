@@ -48,6 +48,8 @@ pub struct Objects {
     pub topologies: Vec<Arc<NodeResourceTopology>>,
     /// Pods whose scheduler is Muster (empty when kube-scheduler places the pods).
     pub pods: Vec<Arc<Pod>>,
+    /// Muster's scheduler name, when it binds the pods it admits.
+    pub scheduler_name: Option<String>,
     /// Workloads (`namespace`, `name`) whose pods' binds failed in the last round, and why:
     /// what the controller remembers from its own writes, not read from the API.
     pub bind_failures: BTreeMap<(String, String), String>,
@@ -182,6 +184,79 @@ pub fn is_live(objects: &Objects, w: &Workload) -> bool {
     }
 }
 
+/// Nodes whose NodeResourceTopology is up to date with Muster's binds: its pods fingerprint
+/// is that of the pods Muster knows are bound there. Their reported zone usage is taken as
+/// the truth (another scheduler's pods, the kubelet's own choice of zones).
+fn reported_nodes(objects: &Objects) -> std::collections::BTreeSet<String> {
+    use muster_api::numa_zones::{PODS_FINGERPRINT_ATTRIBUTE, pods_fingerprint};
+    let Some(scheduler) = objects.scheduler_name.as_deref() else {
+        return Default::default();
+    };
+    let mut by_node: BTreeMap<&str, Vec<&Pod>> = BTreeMap::new();
+    for p in &objects.pods {
+        if let Some(n) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) {
+            by_node.entry(n).or_default().push(p);
+        }
+    }
+    objects
+        .topologies
+        .iter()
+        .filter_map(|t| {
+            let node = t.metadata.name.as_deref()?;
+            let reported = t
+                .attributes
+                .iter()
+                .find(|a| a.name == PODS_FINGERPRINT_ATTRIBUTE)?;
+            let pods = by_node.get(node).map(Vec::as_slice).unwrap_or_default();
+            (reported.value == pods_fingerprint(pods.iter().copied(), node, scheduler))
+                .then(|| node.to_string())
+        })
+        .collect()
+}
+
+/// Makes what each zone reports available the zone's room: everything the node's pods hold
+/// (Muster's and others') is then counted once, as the node reports it.
+fn take_reported_state(t: &mut NodeResourceTopology) {
+    for zone in &mut t.zones {
+        for r in &mut zone.resources {
+            if let Some(available) = r.available {
+                r.allocatable = Some(available);
+            }
+        }
+    }
+}
+
+/// How many of a Job's pods are on each node whose report counts them already.
+fn reported_pods(
+    objects: &Objects,
+    job: &Job,
+    reported: &std::collections::BTreeSet<String>,
+) -> BTreeMap<String, u32> {
+    let mut out = BTreeMap::new();
+    let (Some(uid), Some(scheduler)) = (job.metadata.uid.as_deref(), &objects.scheduler_name)
+    else {
+        return out;
+    };
+    for p in &objects.pods {
+        let owned = p
+            .metadata
+            .owner_references
+            .iter()
+            .flatten()
+            .any(|o| o.controller == Some(true) && o.uid == uid);
+        let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
+            continue;
+        };
+        if owned
+            && reported.contains(node)
+            && muster_api::numa_zones::in_fingerprint(p, node, scheduler)
+        {
+            *out.entry(node.to_string()).or_default() += 1;
+        }
+    }
+    out
+}
+
 impl Snapshot {
     /// Validates the objects and builds the model at `now`, with the configured
     /// network-topology levels (empty: the default labels).
@@ -208,12 +283,13 @@ impl Snapshot {
         for q in &objects.local_queues {
             input.push(loaded(&**q, Object::LocalQueue((**q).clone()), true));
         }
+        let reported = reported_nodes(objects);
         for t in &objects.topologies {
-            input.push(loaded(
-                &**t,
-                Object::NodeResourceTopology((**t).clone()),
-                false,
-            ));
+            let mut topology = (**t).clone();
+            if reported.contains(t.metadata.name.as_deref().unwrap_or_default()) {
+                take_reported_state(&mut topology);
+            }
+            input.push(loaded(&**t, Object::NodeResourceTopology(topology), false));
         }
         let live_workloads: Vec<&Arc<Workload>> = objects
             .workloads
@@ -257,6 +333,9 @@ impl Snapshot {
                         .pod_set_assignments
                         .iter()
                         .map(|a| RecordedPodSet {
+                            reported: job
+                                .map(|j| reported_pods(objects, j, &reported))
+                                .unwrap_or_default(),
                             flavors: a.flavors.clone(),
                             nodes: a
                                 .nodes

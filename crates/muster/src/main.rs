@@ -309,6 +309,11 @@ struct AgentArgs {
     /// offers them).
     #[arg(long, value_name = "NAME", default_value = "rdma/hca")]
     rdma_resource: String,
+    /// Muster's scheduler name (the controller's --scheduler-name): the published
+    /// fingerprint names the node's pods of that scheduler, so that the controller knows
+    /// when the report counts every pod it bound there.
+    #[arg(long, value_name = "NAME", default_value = "muster")]
+    scheduler_name: String,
     /// How often to resync even when no pod changed (Go duration such as 10s, or seconds).
     #[arg(long, value_name = "DURATION", default_value = "10s", value_parser = parse_period)]
     resync_period: std::time::Duration,
@@ -578,6 +583,7 @@ fn agent(args: AgentArgs) -> anyhow::Result<()> {
         reserved,
         policy: args.topology_manager_policy,
         scope: args.topology_manager_scope,
+        scheduler_name: args.scheduler_name,
         resync: args.resync_period,
         metrics_addr: args.metrics_addr,
     };

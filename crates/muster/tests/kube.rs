@@ -994,6 +994,7 @@ fn agent_config(node: &str, tree: &muster_kube::agent::fixture::SysfsTree) -> ag
         reserved: agent::reserved::Reserved::parse("0,32", &[]).unwrap(),
         policy: muster_core::numa::TopologyPolicy::SingleNumaNode,
         scope: muster_core::numa::TopologyScope::Pod,
+        scheduler_name: "muster".into(),
         resync: Duration::from_secs(3600),
         metrics_addr: "127.0.0.1:0".parse().unwrap(),
     }
@@ -1100,11 +1101,19 @@ fn the_agent_publishes_its_nodes_zones_with_what_the_nodes_pods_hold() {
             .iter()
             .map(|a| (a.name.as_str(), a.value.as_str()))
             .collect();
+        let node_pods: Api<k8s_openapi::api::core::v1::Pod> = Api::all(env.client.clone());
+        let node_pods = node_pods
+            .list(&ListParams::default().fields("spec.nodeName=agent-n1"))
+            .await
+            .expect("pods of agent-n1");
+        let fingerprint =
+            muster_api::numa_zones::pods_fingerprint(&node_pods.items, "agent-n1", "muster");
         assert_eq!(
             attributes,
             [
                 ("topologyManagerPolicy", "single-numa-node"),
-                ("topologyManagerScope", "pod")
+                ("topologyManagerScope", "pod"),
+                ("musterPodsFingerprint", fingerprint.as_str()),
             ]
         );
         let zones: Vec<(&str, &str)> = t
@@ -1397,9 +1406,11 @@ fn muster_binds_a_gang_whole_to_its_planned_nodes_and_leaves_other_pods_to_kube_
         let _ = jobs
             .delete("plain", &kube::api::DeleteParams::background())
             .await;
-        wait_for("the last run's Job plain gone", Duration::from_secs(30), || async {
-            jobs.get_opt("plain").await.ok()?.is_none().then_some(())
-        })
+        wait_for(
+            "the last run's Job plain gone",
+            Duration::from_secs(30),
+            || async { jobs.get_opt("plain").await.ok()?.is_none().then_some(()) },
+        )
         .await;
         let mut plain = job(ns, "plain", "team", "100m", 1, "600s", None);
         plain.metadata.labels = None;

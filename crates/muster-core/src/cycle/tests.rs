@@ -837,6 +837,7 @@ fn a_recorded_admission_is_restored_with_its_flavors_and_nodes() {
     let record = crate::model::RecordedPodSet {
         flavors: [("cpu".to_string(), "default".to_string())].into(),
         nodes: vec![("n2".into(), 2), ("gone".into(), 1)],
+        reported: Default::default(),
     };
     m.restore_admission(a, &[record], t(0)).unwrap();
     assert!(m.workload(a).is_admitted());
@@ -853,6 +854,7 @@ fn a_recorded_admission_is_restored_with_its_flavors_and_nodes() {
     let wrong = crate::model::RecordedPodSet {
         flavors: [("cpu".to_string(), "h100".to_string())].into(),
         nodes: vec![("n1".into(), 1)],
+        reported: Default::default(),
     };
     let err = m.restore_admission(d, &[wrong], t(2)).unwrap_err();
     assert!(err.to_string().contains("no longer offers"), "{err}");

@@ -81,6 +81,9 @@ pub struct Config {
     pub policy: TopologyPolicy,
     /// The kubelet's topology manager scope.
     pub scope: TopologyScope,
+    /// Muster's scheduler name: the pods of that scheduler bound to the node are the ones
+    /// the published fingerprint names (see `muster_api::numa_zones::pods_fingerprint`).
+    pub scheduler_name: String,
     /// A resync runs at least this often.
     pub resync: Duration,
     /// Address for `/metrics` and `/healthz`.
@@ -132,15 +135,22 @@ pub fn desired<'a>(
     pods: impl IntoIterator<Item = &'a Pod>,
     notes: &mut Vec<String>,
 ) -> NodeResourceTopology {
-    let holders = available::holders(pods, &config.node_name, notes);
+    let pods: Vec<&Pod> = pods.into_iter().collect();
+    let holders = available::holders(pods.iter().copied(), &config.node_name, notes);
     let charged = available::available(inventory, &holders);
     notes.extend(charged.notes.iter().cloned());
+    let fingerprint = muster_api::numa_zones::pods_fingerprint(
+        pods.iter().copied(),
+        &config.node_name,
+        &config.scheduler_name,
+    );
     publish::build(
         &config.node_name,
         inventory,
         &charged,
         config.policy,
         config.scope,
+        &fingerprint,
     )
 }
 

@@ -87,6 +87,7 @@ pub fn build(
     charged: &Charged,
     policy: TopologyPolicy,
     scope: TopologyScope,
+    pods_fingerprint: &str,
 ) -> NodeResourceTopology {
     let zones = inventory
         .zones
@@ -136,6 +137,10 @@ pub fn build(
             NrtAttribute {
                 name: SCOPE_ATTRIBUTE.into(),
                 value: scope.as_str().into(),
+            },
+            NrtAttribute {
+                name: muster_api::numa_zones::PODS_FINGERPRINT_ATTRIBUTE.into(),
+                value: pods_fingerprint.into(),
             },
         ],
         zones,

@@ -49,6 +49,7 @@ impl Tree {
             reserved,
             policy: TopologyPolicy::SingleNumaNode,
             scope: TopologyScope::Pod,
+            scheduler_name: "muster".into(),
             resync: Duration::from_secs(10),
             metrics_addr: "127.0.0.1:0".parse().unwrap(),
         }
@@ -678,6 +679,9 @@ fn the_published_object_has_the_community_shape() {
             "attributes": [
                 {"name": "topologyManagerPolicy", "value": "single-numa-node"},
                 {"name": "topologyManagerScope", "value": "pod"},
+                // The fingerprint's own rules are tested where it is defined.
+                {"name": "musterPodsFingerprint",
+                 "value": muster_api::numa_zones::pods_fingerprint(&pods, "n1", "muster")},
             ],
             "zones": [
                 {"name": "node-0", "type": "Node", "costs": costs([10, 21, 14, 24]),

@@ -357,3 +357,116 @@ fn a_workloads_job_is_found_by_name_and_uid_sorted_or_not() {
     o.jobs = vec![arc(recreated)];
     assert!(o.job_of(&w).is_none());
 }
+
+/// Node n1 with 4 GPUs in two NUMA zones (single-numa-node), a ClusterQueue with quota for
+/// them, and a pending Job of 2 pods of 2 GPUs each. The node's report says zone node-0's
+/// GPUs are taken (by pods of another scheduler), with `fingerprint` as its pods
+/// fingerprint.
+fn gpu_node_reporting(fingerprint: &str) -> Objects {
+    let zone = |name: &str, available: &str| {
+        json!({"name": name, "type": "Node", "resources": [
+            {"name": "example.com/gpu", "capacity": "2", "allocatable": "2", "available": available}]})
+    };
+    let mut o = Objects {
+        nodes: vec![arc(json!({
+            "metadata": {"name": "n1", "labels": {"pool": "a"}},
+            "status": {"allocatable": {"cpu": "8", "example.com/gpu": "4", "pods": "110"}}
+        }))],
+        topologies: vec![arc(json!({
+            "metadata": {"name": "n1"},
+            "attributes": [
+                {"name": "topologyManagerPolicy", "value": "single-numa-node"},
+                {"name": "topologyManagerScope", "value": "container"},
+                {"name": "musterPodsFingerprint", "value": fingerprint}],
+            "zones": [zone("node-0", "0"), zone("node-1", "2")]
+        }))],
+        flavors: vec![arc(
+            json!({"metadata": {"name": "default"}, "spec": {"nodeLabels": {"pool": "a"}}}),
+        )],
+        cluster_queues: vec![arc(json!({
+            "metadata": {"name": "q"},
+            "spec": {"resourceGroups": [{"coveredResources": ["example.com/gpu"], "flavors": [
+                {"name": "default", "resources": [{"name": "example.com/gpu", "nominalQuota": "4"}]}]}]}
+        }))],
+        local_queues: vec![arc(json!({
+            "metadata": {"name": "lq", "namespace": "ns"}, "spec": {"clusterQueue": "q"}
+        }))],
+        scheduler_name: Some("muster".into()),
+        ..Objects::default()
+    };
+    let mut j = job("g", true, json!({}));
+    j["spec"]["parallelism"] = json!(2);
+    j["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"example.com/gpu": "2"}, "limits": {"example.com/gpu": "2"}});
+    let jv: k8s_openapi::api::batch::v1::Job = serde_json::from_value(j.clone()).unwrap();
+    let mut w = serde_json::to_value(crate::job::workload_for_job(&jv).unwrap()).unwrap();
+    w["metadata"]["creationTimestamp"] = json!("2027-01-15T08:00:00Z");
+    w["metadata"]["resourceVersion"] = json!("3");
+    o.jobs = vec![arc(j)];
+    o.workloads = vec![arc(w)];
+    o
+}
+
+#[test]
+fn an_up_to_date_node_report_is_taken_over_musters_own_view_of_its_zones() {
+    // Muster has bound no pod to n1: the fingerprint of no pods.
+    let none = muster_api::numa_zones::pods_fingerprint([], "n1", "muster");
+    let p = run(&mut gpu_node_reporting(&none));
+    assert!(
+        p.admissions.is_empty(),
+        "only zone node-1 has GPUs left: one pod of two fits, so the gang waits"
+    );
+
+    // A report that does not count the pods Muster knows of is stale: Muster's own view
+    // (both zones free) decides.
+    let p = run(&mut gpu_node_reporting("mpf1-0000000000000000"));
+    assert_eq!(p.admissions.len(), 1, "by Muster's own view the gang fits");
+}
+
+#[test]
+fn a_pod_the_node_report_counts_is_not_counted_again() {
+    // Job r runs one pod of 2 GPUs on n1 (bound by Muster); the report counts it in
+    // node-0 (its fingerprint names it). The pending gang g asks for one pod of 2 GPUs.
+    let mut o = gpu_node_reporting("");
+    let mut g = (*o.jobs[0]).clone();
+    g.spec.as_mut().unwrap().parallelism = Some(1);
+    o.jobs[0] = Arc::new(g);
+    let mut w = (*o.workloads[0]).clone();
+    w.spec.pod_sets[0].count = Some(1);
+    o.workloads[0] = Arc::new(w);
+    let mut r = job("r", false, json!({"active": 1}));
+    r["spec"]["template"]["spec"]["containers"][0]["resources"] =
+        json!({"requests": {"example.com/gpu": "2"}, "limits": {"example.com/gpu": "2"}});
+    let rv: k8s_openapi::api::batch::v1::Job = serde_json::from_value(r.clone()).unwrap();
+    let mut rw = serde_json::to_value(crate::job::workload_for_job(&rv).unwrap()).unwrap();
+    rw["metadata"]["creationTimestamp"] = json!("2027-01-15T07:00:00Z");
+    rw["metadata"]["resourceVersion"] = json!("3");
+    rw["status"] = json!({
+        "admission": {"clusterQueue": "q", "podSetAssignments": [{
+            "name": "main", "flavors": {"example.com/gpu": "default"}, "count": 1,
+            "resourceUsage": {"example.com/gpu": "2"}, "nodes": [{"name": "n1", "count": 1}]}]},
+        "conditions": [
+            {"type": "QuotaReserved", "status": "True", "reason": "Admitted", "message": "", "lastTransitionTime": "2027-01-15T07:00:00Z"},
+            {"type": "Admitted", "status": "True", "reason": "Admitted", "message": "", "lastTransitionTime": "2027-01-15T07:00:00Z"}]
+    });
+    o.jobs.push(arc(r));
+    o.workloads.push(arc(rw));
+    let pod: Arc<k8s_openapi::api::core::v1::Pod> = arc(json!({
+        "metadata": {"name": "r-0", "namespace": "ns", "uid": "pod-r-0",
+                     "ownerReferences": [{"apiVersion": "batch/v1", "kind": "Job", "name": "r",
+                                          "uid": "uid-r", "controller": true}]},
+        "spec": {"containers": [], "schedulerName": "muster", "nodeName": "n1"},
+        "status": {"phase": "Running"}
+    }));
+    let fingerprint = muster_api::numa_zones::pods_fingerprint([&*pod], "n1", "muster");
+    o.pods = vec![pod];
+    let mut t = (*o.topologies[0]).clone();
+    t.attributes[2].value = fingerprint;
+    o.topologies[0] = Arc::new(t);
+    let p = run(&mut o);
+    assert_eq!(
+        p.admissions.len(),
+        1,
+        "r's pod is in node-0's reported usage, not also in node-1: g fits node-1"
+    );
+}
