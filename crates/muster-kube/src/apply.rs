@@ -1,7 +1,8 @@
 //! Carrying out a [`Plan`] against the API server.
 //!
 //! Only the leader writes: leadership is checked before every write, and a replica that
-//! lost it stops mid-plan. Writes are conditional on the resourceVersion the plan was made
+//! lost it stops mid-plan. Writes of one kind go side by side (a burst of a thousand
+//! admissions is a thousand status writes); the phases follow each other. Writes are conditional on the resourceVersion the plan was made
 //! from; a conflict means the object changed, and the next cycle plans again from the new
 //! version. A failed write is logged and counted, never retried blindly.
 
@@ -10,6 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Instant;
 
+use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
@@ -38,6 +40,9 @@ pub struct Written {
     /// Its resourceVersion before the write.
     pub before: Option<String>,
 }
+
+/// Writes in flight at once within one phase of a plan (Workload statuses, Jobs, ...).
+pub const WRITE_PARALLELISM: usize = 32;
 
 /// Bind requests in flight at once (kube-scheduler binds each pod in a goroutine of its
 /// own; a bound keeps a burst of thousands from opening thousands of requests).
@@ -242,147 +247,206 @@ impl Applier {
         }
     }
 
-    /// Writes the plan's objects, in order; returns what was written.
+    /// Writes the plan's objects, phase by phase (creates, Workload statuses, Jobs, queue
+    /// statuses), each phase's writes side by side, at most [`WRITE_PARALLELISM`] at once:
+    /// a Job's write starts only once every Workload status of the plan was written, so a
+    /// Job never starts before its admission is recorded. Returns what was written.
     async fn write(&self, plan: &Plan, metrics: &Metrics) -> Vec<Written> {
         let mut written = Vec::new();
         let pp = PostParams {
             field_manager: Some(CONTROLLER_NAME.into()),
             ..PostParams::default()
         };
-        for w in &plan.creates {
-            if !self.leadership.is_leader() {
-                return written;
-            }
-            let ns = w.metadata.namespace.clone().unwrap_or_default();
-            let name = w.metadata.name.clone().unwrap_or_default();
-            let api: Api<Workload> = Api::namespaced(self.client.clone(), &ns);
-            match api.create(&pp, w).await {
-                Ok(_) => {
-                    tracing::info!(workload = %format!("{ns}/{name}"), "created Workload for Job");
-                    written.push(Written {
-                        kind: "Workload",
-                        namespace: ns,
-                        name,
-                        before: None,
-                    });
-                }
-                Err(kube::Error::Api(s)) if s.is_already_exists() => {}
-                Err(e) => self.failed(metrics, &format!("create Workload {ns}/{name}"), &e),
-            }
-        }
-
-        let mut failed: BTreeSet<(String, String)> = BTreeSet::new();
-        for w in &plan.workloads {
-            let ns = w.workload.metadata.namespace.clone().unwrap_or_default();
-            let name = w.workload.metadata.name.clone().unwrap_or_default();
-            if !self.leadership.is_leader() {
-                return written;
-            }
-            let mut status = serde_json::to_value(&w.status).unwrap_or(Value::Null);
-            if w.status.admission.is_none()
-                && let Some(obj) = status.as_object_mut()
-            {
-                // A merge patch keeps what it does not mention: say it is gone.
-                obj.insert("admission".into(), Value::Null);
-            }
-            let patch = json!({
-                "metadata": {"resourceVersion": w.workload.metadata.resource_version},
-                "status": status,
-            });
-            tracing::debug!(workload = %format!("{ns}/{name}"), "writing status");
-            let api: Api<Workload> = Api::namespaced(self.client.clone(), &ns);
-            match api
-                .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => {
-                    written.push(Written {
-                        kind: "Workload",
-                        namespace: ns.clone(),
-                        name: name.clone(),
-                        before: w.workload.metadata.resource_version.clone(),
-                    });
-                    for e in &w.events {
-                        self.event(&w.workload, e).await;
+        let creates = futures::stream::iter(&plan.creates)
+            .map(|w| {
+                let pp = &pp;
+                async move {
+                    if !self.leadership.is_leader() {
+                        return None;
+                    }
+                    let ns = w.metadata.namespace.clone().unwrap_or_default();
+                    let name = w.metadata.name.clone().unwrap_or_default();
+                    let api: Api<Workload> = Api::namespaced(self.client.clone(), &ns);
+                    match api.create(pp, w).await {
+                        Ok(_) => {
+                            tracing::info!(workload = %format!("{ns}/{name}"), "created Workload for Job");
+                            Some(Written {
+                                kind: "Workload",
+                                namespace: ns,
+                                name,
+                                before: None,
+                            })
+                        }
+                        Err(kube::Error::Api(s)) if s.is_already_exists() => None,
+                        Err(e) => {
+                            self.failed(metrics, &format!("create Workload {ns}/{name}"), &e);
+                            None
+                        }
                     }
                 }
-                Err(e) => {
-                    self.failed(metrics, &format!("status of Workload {ns}/{name}"), &e);
-                    failed.insert((ns, name));
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        written.extend(creates.into_iter().flatten());
+        if !self.leadership.is_leader() {
+            return written;
+        }
+
+        let statuses = futures::stream::iter(&plan.workloads)
+            .map(|w| async move {
+                let ns = w.workload.metadata.namespace.clone().unwrap_or_default();
+                let name = w.workload.metadata.name.clone().unwrap_or_default();
+                if !self.leadership.is_leader() {
+                    return Err((ns, name));
+                }
+                let mut status = serde_json::to_value(&w.status).unwrap_or(Value::Null);
+                if w.status.admission.is_none()
+                    && let Some(obj) = status.as_object_mut()
+                {
+                    // A merge patch keeps what it does not mention: say it is gone.
+                    obj.insert("admission".into(), Value::Null);
+                }
+                let patch = json!({
+                    "metadata": {"resourceVersion": w.workload.metadata.resource_version},
+                    "status": status,
+                });
+                tracing::debug!(workload = %format!("{ns}/{name}"), "writing status");
+                let api: Api<Workload> = Api::namespaced(self.client.clone(), &ns);
+                match api
+                    .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => {
+                        for e in &w.events {
+                            self.event(&w.workload, e).await;
+                        }
+                        Ok(Written {
+                            kind: "Workload",
+                            namespace: ns,
+                            name,
+                            before: w.workload.metadata.resource_version.clone(),
+                        })
+                    }
+                    Err(e) => {
+                        self.failed(metrics, &format!("status of Workload {ns}/{name}"), &e);
+                        Err((ns, name))
+                    }
+                }
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        let mut failed: BTreeSet<(String, String)> = BTreeSet::new();
+        for r in statuses {
+            match r {
+                Ok(w) => written.push(w),
+                Err(key) => {
+                    failed.insert(key);
                 }
             }
         }
+        if !self.leadership.is_leader() {
+            return written;
+        }
 
-        for j in &plan.jobs {
-            if j.after.as_ref().is_some_and(|k| failed.contains(k)) {
-                continue;
-            }
-            if !self.leadership.is_leader() {
-                return written;
-            }
-            let ns = j.job.metadata.namespace.clone().unwrap_or_default();
-            let name = j.job.metadata.name.clone().unwrap_or_default();
-            let api: Api<Job> = Api::namespaced(self.client.clone(), &ns);
-            match api
-                .patch(&name, &Self::params(), &Patch::Merge(&j.patch))
-                .await
-            {
-                Ok(_) => {
-                    tracing::info!(job = %format!("{ns}/{name}"), action = j.action, "patched Job");
-                    written.push(Written {
-                        kind: "Job",
+        let failed = &failed;
+        let jobs = futures::stream::iter(&plan.jobs)
+            .map(|j| async move {
+                if j.after.as_ref().is_some_and(|k| failed.contains(k))
+                    || !self.leadership.is_leader()
+                {
+                    return None;
+                }
+                let ns = j.job.metadata.namespace.clone().unwrap_or_default();
+                let name = j.job.metadata.name.clone().unwrap_or_default();
+                let api: Api<Job> = Api::namespaced(self.client.clone(), &ns);
+                match api
+                    .patch(&name, &Self::params(), &Patch::Merge(&j.patch))
+                    .await
+                {
+                    Ok(_) => {
+                        tracing::info!(job = %format!("{ns}/{name}"), action = j.action, "patched Job");
+                        Some(Written {
+                            kind: "Job",
+                            namespace: ns,
+                            name,
+                            before: j.job.metadata.resource_version.clone(),
+                        })
+                    }
+                    Err(e) => {
+                        self.failed(metrics, &format!("{} Job {ns}/{name}", j.action), &e);
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        written.extend(jobs.into_iter().flatten());
+        if !self.leadership.is_leader() {
+            return written;
+        }
+
+        let cluster_queues = futures::stream::iter(&plan.cluster_queues)
+            .map(|(q, status)| async move {
+                if !self.leadership.is_leader() {
+                    return None;
+                }
+                let name = q.metadata.name.clone().unwrap_or_default();
+                let api: Api<ClusterQueue> = Api::all(self.client.clone());
+                let patch = json!({"status": status});
+                tracing::debug!(cluster_queue = %name, "writing status");
+                match api
+                    .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => Some(Written {
+                        kind: "ClusterQueue",
+                        namespace: String::new(),
+                        name,
+                        before: q.metadata.resource_version.clone(),
+                    }),
+                    Err(e) => {
+                        self.failed(metrics, &format!("status of ClusterQueue {name}"), &e);
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        written.extend(cluster_queues.into_iter().flatten());
+        let local_queues = futures::stream::iter(&plan.local_queues)
+            .map(|(q, status)| async move {
+                if !self.leadership.is_leader() {
+                    return None;
+                }
+                let ns = q.metadata.namespace.clone().unwrap_or_default();
+                let name = q.metadata.name.clone().unwrap_or_default();
+                let api: Api<LocalQueue> = Api::namespaced(self.client.clone(), &ns);
+                let patch = json!({"status": status});
+                tracing::debug!(local_queue = %format!("{ns}/{name}"), "writing status");
+                match api
+                    .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => Some(Written {
+                        kind: "LocalQueue",
                         namespace: ns,
                         name,
-                        before: j.job.metadata.resource_version.clone(),
-                    });
+                        before: q.metadata.resource_version.clone(),
+                    }),
+                    Err(e) => {
+                        self.failed(metrics, &format!("status of LocalQueue {ns}/{name}"), &e);
+                        None
+                    }
                 }
-                Err(e) => self.failed(metrics, &format!("{} Job {ns}/{name}", j.action), &e),
-            }
-        }
-
-        for (q, status) in &plan.cluster_queues {
-            if !self.leadership.is_leader() {
-                return written;
-            }
-            let name = q.metadata.name.clone().unwrap_or_default();
-            let api: Api<ClusterQueue> = Api::all(self.client.clone());
-            let patch = json!({"status": status});
-            tracing::debug!(cluster_queue = %name, "writing status");
-            match api
-                .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => written.push(Written {
-                    kind: "ClusterQueue",
-                    namespace: String::new(),
-                    name,
-                    before: q.metadata.resource_version.clone(),
-                }),
-                Err(e) => self.failed(metrics, &format!("status of ClusterQueue {name}"), &e),
-            }
-        }
-        for (q, status) in &plan.local_queues {
-            if !self.leadership.is_leader() {
-                return written;
-            }
-            let ns = q.metadata.namespace.clone().unwrap_or_default();
-            let name = q.metadata.name.clone().unwrap_or_default();
-            let api: Api<LocalQueue> = Api::namespaced(self.client.clone(), &ns);
-            let patch = json!({"status": status});
-            tracing::debug!(local_queue = %format!("{ns}/{name}"), "writing status");
-            match api
-                .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
-                .await
-            {
-                Ok(_) => written.push(Written {
-                    kind: "LocalQueue",
-                    namespace: ns,
-                    name,
-                    before: q.metadata.resource_version.clone(),
-                }),
-                Err(e) => self.failed(metrics, &format!("status of LocalQueue {ns}/{name}"), &e),
-            }
-        }
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        written.extend(local_queues.into_iter().flatten());
         written
     }
 
