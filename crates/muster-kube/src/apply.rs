@@ -203,6 +203,14 @@ impl Applier {
                 name: Some(p.name.clone()),
                 namespace: Some(p.namespace.clone()),
                 uid: p.uid.clone(),
+                // The API server copies a binding's annotations onto the pod.
+                annotations: p.numa_zones.as_ref().map(|z| {
+                    [(
+                        muster_api::numa_zones::NUMA_ZONES_ANNOTATION.to_string(),
+                        z.clone(),
+                    )]
+                    .into()
+                }),
                 ..ObjectMeta::default()
             },
             target: ObjectReference {

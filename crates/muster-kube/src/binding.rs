@@ -49,6 +49,11 @@ pub struct PodBind {
     pub resource_version: Option<String>,
     /// The node to bind it to.
     pub node: String,
+    /// Which of the admission's planned pods it is (their order: the admission's nodes in
+    /// order, each repeated by its count), for the NUMA zones planned for it.
+    pub slot: usize,
+    /// The `muster.dev/numa-zones` annotation the bind gives it, when its node has zones.
+    pub numa_zones: Option<String>,
 }
 
 /// The pods of one gang to bind in one burst.
@@ -272,19 +277,29 @@ pub fn plan_binds(
             continue;
         }
         unbound.sort_by_key(|p| (completion_index(p), p.metadata.name.clone()));
-        let slots = planned.iter().flat_map(|&(n, count)| {
-            let left = (count - taken.get(n).copied().unwrap_or(0)).max(0);
-            std::iter::repeat_n(n, left as usize)
-        });
+        // A node's first slots are those of the pods bound there already.
+        let mut first = 0usize;
+        let slots: Vec<(&str, usize)> = planned
+            .iter()
+            .flat_map(|&(n, count)| {
+                let count = count.max(0) as usize;
+                let held = (taken.get(n).copied().unwrap_or(0).max(0) as usize).min(count);
+                let start = first;
+                first += count;
+                (start + held..start + count).map(move |slot| (n, slot))
+            })
+            .collect();
         let binds: Vec<PodBind> = unbound
             .iter()
             .zip(slots)
-            .map(|(p, node)| PodBind {
+            .map(|(p, (node, slot))| PodBind {
                 namespace: p.metadata.namespace.clone().unwrap_or_default(),
                 name: p.metadata.name.clone().unwrap_or_default(),
                 uid: p.metadata.uid.clone(),
                 resource_version: p.metadata.resource_version.clone(),
                 node: node.to_string(),
+                slot,
+                numa_zones: None,
             })
             .collect();
         if !binds.is_empty() {
@@ -397,6 +412,8 @@ mod tests {
             .map(|(p, n)| (p.to_string(), n.to_string()))
         );
         assert_eq!(plan.binds[0].pods[0].uid.as_deref(), Some("pod-0"));
+        let slots: Vec<usize> = plan.binds[0].pods.iter().map(|p| p.slot).collect();
+        assert_eq!(slots, [0, 1, 2, 3]);
     }
 
     #[test]
@@ -415,6 +432,8 @@ mod tests {
             placed(&plan),
             [("j-2-x", "n1"), ("j-3-x", "n1")].map(|(p, n)| (p.to_string(), n.to_string()))
         );
+        let slots: Vec<usize> = plan.binds[0].pods.iter().map(|p| p.slot).collect();
+        assert_eq!(slots, [1, 2], "n1's first slot is its bound pod's");
         // A replacement for a failed pod goes where the failed one was, even alone.
         o.pods = vec![
             pod(0, Some("n1"), "Running"),

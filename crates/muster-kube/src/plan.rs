@@ -276,6 +276,37 @@ fn pending_condition(
     (why, reason.describe(model, id))
 }
 
+/// Gives each pod of a gang to bind the `muster.dev/numa-zones` annotation of the zones the
+/// model counts it in (on nodes with zones), so that the node agent charges it there.
+fn zones_for_binds(objects: &Objects, snap: &Snapshot, g: &mut crate::binding::GangBind) {
+    let Some(w) = objects.workloads.iter().find(|w| key_of(w) == g.workload) else {
+        return;
+    };
+    let model = &snap.model;
+    let Some((admission, _)) = snap.id_of(w).and_then(|id| model.workload(id).admission()) else {
+        return;
+    };
+    for p in &mut g.pods {
+        let mut zones = muster_api::numa_zones::NumaZones::default();
+        for t in admission
+            .numa
+            .takes
+            .iter()
+            .filter(|t| t.pod as usize == p.slot)
+        {
+            *zones
+                .0
+                .entry(model.zones().name(t.zone).to_string())
+                .or_default()
+                .entry(model.resources().name(t.resource).to_string())
+                .or_insert(Quantity::ZERO) += t.amount;
+        }
+        if !zones.0.is_empty() {
+            p.numa_zones = Some(zones.to_annotation());
+        }
+    }
+}
+
 /// Plans the writes for one cycle: `out` is the cycle's output over `snap`'s model (not yet
 /// applied); `now` stamps the conditions.
 pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8sTime) -> Plan {
@@ -430,6 +461,9 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
         }
     }
     plan.binds = binding.binds;
+    for g in &mut plan.binds {
+        zones_for_binds(objects, snap, g);
+    }
     plan.topology_affinity_errors = binding.topology_affinity_errors;
 
     // 4. Workloads left out as invalid wait, saying why.

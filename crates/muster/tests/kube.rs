@@ -929,6 +929,30 @@ fn the_controller_admits_by_the_nodes_numa_zones_not_only_their_totals() {
             message.contains("topology manager policy cannot align it"),
             "{message}"
         );
+        // Muster bound a's and b's pods with the zones it counted them in, one zone each, for
+        // the node agent to charge.
+        let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), ns);
+        let zones = wait_for("a's and b's pods annotated", Duration::from_secs(60), || async {
+            let list = pods.list(&ListParams::default()).await.ok()?;
+            let zones: BTreeSet<String> = list
+                .items
+                .iter()
+                .filter_map(|p| {
+                    let a = p.metadata.annotations.as_ref()?;
+                    let z = muster_api::numa_zones::NumaZones::parse(
+                        a.get(muster_api::numa_zones::NUMA_ZONES_ANNOTATION)?,
+                    )
+                    .ok()?;
+                    assert_eq!(z.0.len(), 1, "one zone per pod: {z:?}");
+                    let (zone, held) = z.0.into_iter().next()?;
+                    assert_eq!(held["cpu"], muster_core::Quantity::from_units(3));
+                    Some(zone)
+                })
+                .collect();
+            (zones.len() == 2).then_some(zones)
+        })
+        .await;
+        assert_eq!(zones, BTreeSet::from(["node-0".into(), "node-1".into()]));
         // When a ends, its zone is free again and c is admitted.
         wait_for("c admitted after a finished", Duration::from_secs(90), || async {
             let w = env.workloads(ns).await;
