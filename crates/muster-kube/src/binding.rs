@@ -173,14 +173,8 @@ pub fn plan_binds(
     let mut out = BindPlan::default();
     let mut by_job: BTreeMap<&str, Vec<&Arc<Pod>>> = BTreeMap::new();
     for p in &objects.pods {
-        let owner = p
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .find(|o| o.controller == Some(true) && o.kind == "Job");
-        if let Some(o) = owner {
-            by_job.entry(o.uid.as_str()).or_default().push(p);
+        if let Some(uid) = job::controlling_job_uid(p) {
+            by_job.entry(uid).or_default().push(p);
         }
     }
     let nodes: BTreeSet<&str> = objects

@@ -148,6 +148,16 @@ pub fn has_pods(job: &Job) -> bool {
     status.active.unwrap_or(0) > 0 || status.terminating.unwrap_or(0) > 0
 }
 
+/// The uid of the Job that controls a pod (the Job controller's pods), if a Job does.
+pub fn controlling_job_uid(pod: &k8s_openapi::api::core::v1::Pod) -> Option<&str> {
+    pod.metadata
+        .owner_references
+        .iter()
+        .flatten()
+        .find(|o| o.controller == Some(true) && o.kind == "Job")
+        .map(|o| o.uid.as_str())
+}
+
 /// Whether the Job controller has started it and not yet reset it after a suspension (while
 /// it has, its template's scheduling fields cannot change).
 pub fn has_started(job: &Job) -> bool {

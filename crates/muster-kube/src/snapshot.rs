@@ -238,12 +238,7 @@ fn reported_pods(
         return out;
     };
     for p in &objects.pods {
-        let owned = p
-            .metadata
-            .owner_references
-            .iter()
-            .flatten()
-            .any(|o| o.controller == Some(true) && o.uid == uid);
+        let owned = job::controlling_job_uid(p) == Some(uid);
         let Some(node) = p.spec.as_ref().and_then(|s| s.node_name.as_deref()) else {
             continue;
         };
