@@ -25,7 +25,7 @@ use crate::binding::{GangBind, PodBind};
 use crate::leader::Leadership;
 use crate::metrics::Metrics;
 use crate::names::CONTROLLER_NAME;
-use crate::plan::Plan;
+use crate::plan::{Plan, WorkloadWrite};
 
 /// An object written, and the resourceVersion it had before (`None`: created), so that the
 /// next cycle can wait until its cache has seen the write.
@@ -56,6 +56,25 @@ pub struct Applied {
     /// Workloads (`namespace`, `name`) a bind of which failed, and why: the next cycle plans
     /// them again.
     pub bind_failures: BTreeMap<(String, String), String>,
+}
+
+/// Whether a status write gives quota back: the Workload held an admission and the new
+/// status drops it or says it finished.
+fn releases_quota(w: &WorkloadWrite) -> bool {
+    let held = w
+        .workload
+        .status
+        .as_ref()
+        .is_some_and(|s| s.admission.is_some());
+    let finished = crate::conditions::is_true(&w.status.conditions, crate::names::FINISHED);
+    held && (w.status.admission.is_none() || finished)
+}
+
+fn key_of_workload(w: &Workload) -> (String, String) {
+    (
+        w.metadata.namespace.clone().unwrap_or_default(),
+        w.metadata.name.clone().unwrap_or_default(),
+    )
 }
 
 /// Writes plans to the API server.
@@ -301,58 +320,37 @@ impl Applier {
             return written;
         }
 
-        let statuses = futures::stream::iter(&plan.workloads)
-            .map(|w| async move {
-                let ns = w.workload.metadata.namespace.clone().unwrap_or_default();
-                let name = w.workload.metadata.name.clone().unwrap_or_default();
-                if !self.leadership.is_leader() {
-                    return Err((ns, name));
-                }
-                let mut status = serde_json::to_value(&w.status).unwrap_or(Value::Null);
-                if w.status.admission.is_none()
-                    && let Some(obj) = status.as_object_mut()
-                {
-                    // A merge patch keeps what it does not mention: say it is gone.
-                    obj.insert("admission".into(), Value::Null);
-                }
-                let patch = json!({
-                    "metadata": {"resourceVersion": w.workload.metadata.resource_version},
-                    "status": status,
-                });
-                tracing::debug!(workload = %format!("{ns}/{name}"), "writing status");
-                let api: Api<Workload> = Api::namespaced(self.client.clone(), &ns);
-                match api
-                    .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
-                    .await
-                {
-                    Ok(_) => {
-                        for e in &w.events {
-                            self.event(&w.workload, e).await;
-                        }
-                        Ok(Written {
-                            kind: "Workload",
-                            namespace: ns,
-                            name,
-                            before: w.workload.metadata.resource_version.clone(),
-                        })
-                    }
-                    Err(e) => {
-                        self.failed(metrics, &format!("status of Workload {ns}/{name}"), &e);
-                        Err((ns, name))
-                    }
-                }
-            })
-            .buffer_unordered(WRITE_PARALLELISM)
-            .collect::<Vec<_>>()
-            .await;
+        // Statuses that take quota (new admissions) go after every other status write of the
+        // plan (finishes, requeues), so that the API server never records quota reused before
+        // its release is recorded, even when the controller is killed mid-plan.
+        let (admitting, others): (Vec<&WorkloadWrite>, Vec<&WorkloadWrite>) =
+            plan.workloads.iter().partition(|w| {
+                w.status.admission.is_some()
+                    && w.workload
+                        .status
+                        .as_ref()
+                        .is_none_or(|s| s.admission.is_none())
+            });
         let mut failed: BTreeSet<(String, String)> = BTreeSet::new();
-        for r in statuses {
-            match r {
-                Ok(w) => written.push(w),
-                Err(key) => {
-                    failed.insert(key);
-                }
-            }
+        let (done, not) = self.write_statuses(&others, metrics).await;
+        written.extend(done);
+        let release_failed = not.iter().any(|key| {
+            others
+                .iter()
+                .any(|w| releases_quota(w) && key_of_workload(&w.workload) == *key)
+        });
+        failed.extend(not);
+        if !self.leadership.is_leader() {
+            return written;
+        }
+        if release_failed {
+            // A release was not recorded: the admissions that may count on it wait for the
+            // next cycle (and so do their Jobs).
+            failed.extend(admitting.iter().map(|w| key_of_workload(&w.workload)));
+        } else {
+            let (done, not) = self.write_statuses(&admitting, metrics).await;
+            written.extend(done);
+            failed.extend(not);
         }
         if !self.leadership.is_leader() {
             return written;
@@ -456,6 +454,67 @@ impl Applier {
             .await;
         written.extend(local_queues.into_iter().flatten());
         written
+    }
+
+    /// Writes Workload statuses side by side; returns those written and those that failed.
+    async fn write_statuses(
+        &self,
+        writes: &[&WorkloadWrite],
+        metrics: &Metrics,
+    ) -> (Vec<Written>, Vec<(String, String)>) {
+        let results = futures::stream::iter(writes.iter().copied())
+            .map(|w| async move {
+                let ns = w.workload.metadata.namespace.clone().unwrap_or_default();
+                let name = w.workload.metadata.name.clone().unwrap_or_default();
+                if !self.leadership.is_leader() {
+                    return Err((ns, name));
+                }
+                let mut status = serde_json::to_value(&w.status).unwrap_or(Value::Null);
+                if w.status.admission.is_none()
+                    && let Some(obj) = status.as_object_mut()
+                {
+                    // A merge patch keeps what it does not mention: say it is gone.
+                    obj.insert("admission".into(), Value::Null);
+                }
+                let patch = json!({
+                    "metadata": {"resourceVersion": w.workload.metadata.resource_version},
+                    "status": status,
+                });
+                tracing::debug!(workload = %format!("{ns}/{name}"), "writing status");
+                let api: Api<Workload> = Api::namespaced(self.client.clone(), &ns);
+                match api
+                    .patch_status(&name, &Self::params(), &Patch::Merge(&patch))
+                    .await
+                {
+                    Ok(_) => {
+                        for e in &w.events {
+                            self.event(&w.workload, e).await;
+                        }
+                        Ok(Written {
+                            kind: "Workload",
+                            namespace: ns,
+                            name,
+                            before: w.workload.metadata.resource_version.clone(),
+                        })
+                    }
+                    Err(e) => {
+                        self.failed(metrics, &format!("status of Workload {ns}/{name}"), &e);
+                        Err((ns, name))
+                    }
+                }
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        let mut done = Vec::new();
+        let mut failed = Vec::new();
+        for r in results {
+            match r {
+                Ok(w) => done.push(w),
+                Err(key) => failed.push(key),
+            }
+        }
+        (done, failed)
     }
 
     async fn event(&self, w: &Workload, e: &crate::plan::EventSpec) {
