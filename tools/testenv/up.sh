@@ -182,6 +182,6 @@ start kwok "$BIN/kwok" --kubeconfig="$RUN/admin.kubeconfig" --config="$HERE/kwok
 sleep 1
 kill -0 "$(cat "$RUN/kwok.pid")" 2>/dev/null || { echo "testenv: kwok exited" >&2; tail -n 40 "$RUN/logs/kwok.log" >&2; exit 1; }
 
-printf 'export KUBECONFIG=%s\nexport MUSTER_TESTENV_KUBECONFIG=%s\nexport TESTENV_RUN_DIR=%s\n' \
-  "$RUN/admin.kubeconfig" "$RUN/admin.kubeconfig" "$RUN" >"$RUN/env"
+printf 'export KUBECONFIG=%s\nexport MUSTER_TESTENV_KUBECONFIG=%s\nexport TESTENV_RUN_DIR=%s\nexport TESTENV_BIN=%s\n' \
+  "$RUN/admin.kubeconfig" "$RUN/admin.kubeconfig" "$RUN" "$BIN" >"$RUN/env"
 echo "testenv: up at https://127.0.0.1:$API_PORT; source $RUN/env"

@@ -40,6 +40,7 @@ mod support;
 use std::collections::BTreeMap;
 use std::io::Write;
 use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
@@ -47,7 +48,7 @@ use futures::StreamExt;
 use k8s_openapi::api::admissionregistration::v1::MutatingWebhookConfiguration;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Namespace, Node, Pod};
-use kube::api::{Api, DeleteParams, ListParams, PostParams};
+use kube::api::{Api, DeleteParams, ListParams, Patch, PatchParams, PostParams};
 use kube::runtime::{WatchStreamExt, watcher};
 use muster_api::objects::{ClusterQueue, ResourceFlavor, Workload};
 use serde_json::{Value, json};
@@ -91,7 +92,7 @@ struct Size {
 const SMALL: Size = Size {
     name: "small",
     nodes: 100,
-    single_pods: 500,
+    single_pods: 300,
     gangs: 20,
     gang_nodes: 20,
     gang_run: "5s",
@@ -108,16 +109,35 @@ const FULL: Size = Size {
     timeout: Duration::from_secs(3600),
 };
 
+/// Who places the pods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scheduler {
+    /// The testenv's kube-scheduler, placing pods as the Job controller creates them.
     KubeScheduler,
+    /// A kube-scheduler of the same build started only once every pod exists, as
+    /// kube-scheduler's own `scheduler_perf` measures it: its placement rate on a backlog.
+    KubeSchedulerBacklog,
+    /// Muster: the webhook queues the Jobs, the controller admits them and binds their pods.
     Muster,
 }
+
+/// The scheduler name (`spec.schedulerName`) of the backlog run's kube-scheduler profile.
+const BACKLOG_SCHEDULER: &str = "bench-backlog";
 
 impl Scheduler {
     fn name(self) -> &'static str {
         match self {
             Scheduler::KubeScheduler => "kube-scheduler",
+            Scheduler::KubeSchedulerBacklog => "kube-scheduler-backlog",
+            Scheduler::Muster => "muster",
+        }
+    }
+
+    /// The `spec.schedulerName` its pods carry.
+    fn pod_scheduler_name(self) -> &'static str {
+        match self {
+            Scheduler::KubeScheduler => "default-scheduler",
+            Scheduler::KubeSchedulerBacklog => BACKLOG_SCHEDULER,
             Scheduler::Muster => "muster",
         }
     }
@@ -317,6 +337,8 @@ struct Outcome {
     pods: usize,
     /// Seconds to create all Jobs.
     jobs_created: f64,
+    /// When the scheduler was let loose: 0, or for the backlog run when every pod existed.
+    released: f64,
     /// First and last pod seen (created), first and last seen bound.
     first_created: f64,
     last_created: f64,
@@ -386,7 +408,7 @@ fn outcome(
     scheduler: Scheduler,
     scenario: Scenario,
     jobs: usize,
-    jobs_created: f64,
+    (jobs_created, released): (f64, f64),
 ) -> Outcome {
     let pods = t.pods.len();
     let mut bound: Vec<f64> = t.pods.values().filter_map(|p| p.bound).collect();
@@ -409,16 +431,14 @@ fn outcome(
         .collect();
     latency.sort_by(f64::total_cmp);
     let sampled = sampled_throughput(&bound);
-    let own = match scheduler {
-        Scheduler::KubeScheduler => "default-scheduler",
-        Scheduler::Muster => "muster",
-    };
+    let own = scheduler.pod_scheduler_name();
     Outcome {
         scheduler,
         scenario,
         jobs,
         pods,
         jobs_created,
+        released,
         first_created: created.iter().copied().fold(f64::INFINITY, f64::min),
         last_created: created.iter().copied().fold(0.0, f64::max),
         first_bound,
@@ -449,6 +469,17 @@ fn outcome(
 }
 
 impl Outcome {
+    /// Seconds from the start (the first Job's creation, or the backlog's release) to the
+    /// last pod bound.
+    fn end_to_end(&self) -> f64 {
+        self.last_bound - self.released
+    }
+
+    /// Pods bound per second of [`Outcome::end_to_end`].
+    fn end_to_end_pods_per_s(&self) -> f64 {
+        self.pods as f64 / self.end_to_end()
+    }
+
     fn json(&self) -> Value {
         json!({
             "scheduler": self.scheduler.name(),
@@ -456,6 +487,7 @@ impl Outcome {
             "jobs": self.jobs,
             "pods": self.pods,
             "jobs_created_s": self.jobs_created,
+            "released_s": self.released,
             "first_pod_created_s": self.first_created,
             "last_pod_created_s": self.last_created,
             "first_bound_s": self.first_bound,
@@ -464,7 +496,8 @@ impl Outcome {
             "scheduler_perf_throughput_mean": self.sampled_mean,
             "scheduler_perf_throughput_median": self.sampled_median,
             "pod_scheduled_condition_pods_per_s": self.condition_pods_per_s,
-            "end_to_end_s": self.last_bound,
+            "end_to_end_s": self.end_to_end(),
+            "end_to_end_pods_per_s": self.end_to_end_pods_per_s(),
             "pod_latency_p50_s": self.latency_p50,
             "pod_latency_p99_s": self.latency_p99,
             "partial_gangs": self.partial_gangs,
@@ -479,18 +512,30 @@ fn opt(v: Option<f64>) -> String {
 }
 
 fn table(outcomes: &[Outcome]) -> String {
-    let mut s = String::from(
-        "scheduler       scenario  pods    e2e s  bound s  pods/s  perf mean  cond pods/s  p50 lat s  partial gangs (any)\n",
+    let mut s = format!(
+        "{:<22} {:<7} {:>5} {:>7} {:>7} {:>7} {:>8} {:>7} {:>7} {:>7}  {}\n",
+        "scheduler",
+        "scenario",
+        "pods",
+        "e2e s",
+        "span s",
+        "pods/s",
+        "e2e p/s",
+        "perf",
+        "cond",
+        "p50 lat",
+        "partial gangs (any)"
     );
     for o in outcomes {
         s += &format!(
-            "{:<15} {:<9} {:>5} {:>8.1} {:>8.1} {:>7.0} {:>10} {:>12} {:>10.2}  {} ({})\n",
+            "{:<22} {:<7} {:>5} {:>7.1} {:>7.1} {:>7.0} {:>8.0} {:>7} {:>7} {:>7.2}  {} ({})\n",
             o.scheduler.name(),
             o.scenario.name(),
             o.pods,
-            o.last_bound,
+            o.end_to_end(),
             o.last_bound - o.first_bound,
             o.pods_per_s,
+            o.end_to_end_pods_per_s(),
             opt(o.sampled_mean),
             opt(o.condition_pods_per_s),
             o.latency_p50,
@@ -499,19 +544,24 @@ fn table(outcomes: &[Outcome]) -> String {
         );
     }
     for scenario in [Scenario::Single, Scenario::Gangs] {
-        let rate = |s: Scheduler| {
+        let find = |s: Scheduler| {
             outcomes
                 .iter()
                 .find(|o| o.scheduler == s && o.scenario == scenario)
-                .map(|o| (o.pods_per_s, o.last_bound))
         };
-        if let (Some(m), Some(k)) = (rate(Scheduler::Muster), rate(Scheduler::KubeScheduler)) {
-            s += &format!(
-                "{}: muster / kube-scheduler = {:.2}x pods/s, {:.2}x end-to-end speed\n",
-                scenario.name(),
-                m.0 / k.0,
-                k.1 / m.1
-            );
+        let Some(m) = find(Scheduler::Muster) else {
+            continue;
+        };
+        for k in [Scheduler::KubeScheduler, Scheduler::KubeSchedulerBacklog] {
+            if let Some(k) = find(k) {
+                s += &format!(
+                    "{}: muster / {} = {:.2}x pods/s, {:.2}x end-to-end pods/s\n",
+                    scenario.name(),
+                    k.scheduler.name(),
+                    m.pods_per_s / k.pods_per_s,
+                    m.end_to_end_pods_per_s() / k.end_to_end_pods_per_s(),
+                );
+            }
         }
     }
     s
@@ -589,9 +639,10 @@ async fn delete_nodes(env: &Env) {
         .await;
 }
 
-/// A Job of `pods` pods of `cpu` running for `run`; queued to Muster's LocalQueue when
-/// `queued`, otherwise left to kube-scheduler. Gangs select the gang nodes.
-fn bench_job(ns: &str, name: &str, queued: bool, scenario: Scenario, size: &Size) -> Job {
+/// A Job of the scenario's pods for `scheduler`: queued to Muster's LocalQueue (the webhook
+/// names Muster the pods' scheduler), or plain, or for the backlog's kube-scheduler. Gangs
+/// select the gang nodes.
+fn bench_job(ns: &str, name: &str, scheduler: Scheduler, scenario: Scenario, size: &Size) -> Job {
     let (pods, cpu, run) = match scenario {
         Scenario::Single => (1, SINGLE_POD_CPU, "1h"),
         Scenario::Gangs => (GANG_SIZE, GANG_POD_CPU, size.gang_run),
@@ -604,7 +655,10 @@ fn bench_job(ns: &str, name: &str, queued: bool, scenario: Scenario, size: &Size
     if scenario == Scenario::Gangs {
         pod_spec["nodeSelector"] = json!({GANG_NODE: "true"});
     }
-    let labels = if queued {
+    if scheduler == Scheduler::KubeSchedulerBacklog {
+        pod_spec["schedulerName"] = json!(BACKLOG_SCHEDULER);
+    }
+    let labels = if scheduler == Scheduler::Muster {
         json!({muster_kube::names::QUEUE_LABEL: QUEUE})
     } else {
         json!({})
@@ -663,8 +717,13 @@ async fn delete_muster_objects(env: &Env) {
 }
 
 /// Deletes the Jobs, pods and Workloads in `ns` and waits until no pod is left, so that the
-/// next run finds the nodes empty. (Deleting the namespace itself waits for the namespace
-/// controller, which takes several seconds more.)
+/// next run finds the nodes empty.
+///
+/// Object by object, many at a time: the API server's delete-collection deletes one object
+/// after the other (about 28 ms a Job here), and the Job controller's
+/// `batch.kubernetes.io/job-tracking` finalizer keeps a deleted Job's pods until its single
+/// orphan worker removes it, pod by pod; the harness removes it itself. Deleting the
+/// namespace would also wait for the namespace controller.
 async fn empty_namespace(env: &Env, ns: &str, timeout: Duration) {
     let c = &env.client;
     let all = ListParams::default();
@@ -675,11 +734,49 @@ async fn empty_namespace(env: &Env, ns: &str, timeout: Duration) {
     };
     let jobs: Api<Job> = Api::namespaced(c.clone(), ns);
     let pods: Api<Pod> = Api::namespaced(c.clone(), ns);
-    let _ = jobs.delete_collection(&now, &all).await;
+    let job_names: Vec<String> = jobs
+        .list_metadata(&all)
+        .await
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter_map(|j| j.metadata.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    futures::stream::iter(job_names.into_iter().map(|name| {
+        let (jobs, now) = (jobs.clone(), now.clone());
+        async move {
+            let _ = jobs.delete(&name, &now).await;
+        }
+    }))
+    .buffer_unordered(CREATE_CONCURRENCY)
+    .collect::<Vec<()>>()
+    .await;
     let _ = Api::<Workload>::namespaced(c.clone(), ns)
         .delete_collection(&now, &all)
         .await;
-    let _ = pods.delete_collection(&now, &all).await;
+    let pod_names: Vec<String> = pods
+        .list_metadata(&all)
+        .await
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter_map(|p| p.metadata.name)
+                .collect()
+        })
+        .unwrap_or_default();
+    futures::stream::iter(pod_names.into_iter().map(|name| {
+        let (pods, now) = (pods.clone(), now.clone());
+        async move {
+            let release = Patch::Merge(json!({"metadata": {"finalizers": null}}));
+            let _ = pods.patch(&name, &PatchParams::default(), &release).await;
+            let _ = pods.delete(&name, &now).await;
+        }
+    }))
+    .buffer_unordered(CREATE_CONCURRENCY)
+    .collect::<Vec<()>>()
+    .await;
     wait_for(&format!("namespace {ns} emptied"), timeout, || {
         let (jobs, pods) = (jobs.clone(), pods.clone());
         async move {
@@ -744,7 +841,7 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
     let api: Api<Job> = Api::namespaced(env.client.clone(), &ns);
     let creates = (0..jobs).map(|i| {
         let api = api.clone();
-        let job = bench_job(&ns, &format!("j{i:05}"), queued, scenario, size);
+        let job = bench_job(&ns, &format!("j{i:05}"), scheduler, scenario, size);
         async move {
             api.create(&PostParams::default(), &job)
                 .await
@@ -756,6 +853,18 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
         .collect::<Vec<()>>()
         .await;
     let jobs_created = tracker.lock().unwrap().now();
+    let mut released = 0.0;
+    let backlog = if scheduler == Scheduler::KubeSchedulerBacklog {
+        wait_for(&format!("all {pods} pods created"), size.timeout, || {
+            let n = tracker.lock().unwrap().pods.len();
+            async move { (n >= pods).then_some(()) }
+        })
+        .await;
+        released = tracker.lock().unwrap().now();
+        Some(BacklogScheduler::start(env))
+    } else {
+        None
+    };
 
     let deadline = Instant::now() + size.timeout;
     loop {
@@ -767,6 +876,7 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
             let tail = controller
                 .as_ref()
                 .map(|c| c.log_tail())
+                .or_else(|| backlog.as_ref().map(|b| b.log_tail()))
                 .unwrap_or_default();
             panic!(
                 "{} {}: {bound} of {pods} pods bound after {:?}\n{tail}",
@@ -780,12 +890,13 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
     watch.abort();
     let mut t = tracker.lock().unwrap();
     t.finish();
-    let outcome = outcome(&t, scheduler, scenario, jobs, jobs_created);
+    let outcome = outcome(&t, scheduler, scenario, jobs, (jobs_created, released));
     drop(t);
 
     let cleaned = Instant::now();
-    empty_namespace(env, &ns, size.timeout).await;
     drop(controller);
+    drop(backlog);
+    empty_namespace(env, &ns, size.timeout).await;
     if queued {
         delete_muster_objects(env).await;
     }
@@ -794,6 +905,59 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
         cleaned.elapsed().as_secs_f64()
     ));
     outcome
+}
+
+/// The backlog run's kube-scheduler: the testenv's binary and configuration (the same
+/// client QPS), with one profile, [`BACKLOG_SCHEDULER`]. Killed when dropped.
+struct BacklogScheduler {
+    child: Child,
+    log: PathBuf,
+}
+
+impl BacklogScheduler {
+    fn start(env: &Env) -> BacklogScheduler {
+        let var = |name: &str| {
+            PathBuf::from(std::env::var_os(name).unwrap_or_else(|| {
+                panic!("{name} is not set: source the testenv's env file (tools/test does)")
+            }))
+        };
+        let run = var("TESTENV_RUN_DIR");
+        let base = std::fs::read_to_string(run.join("kube-scheduler.yaml"))
+            .expect("the testenv's kube-scheduler.yaml (restart it with this up.sh)");
+        let config = run.join("kube-scheduler-backlog.yaml");
+        std::fs::write(
+            &config,
+            format!("{base}profiles:\n- schedulerName: {BACKLOG_SCHEDULER}\n"),
+        )
+        .expect("write the backlog scheduler's configuration");
+        let log = run.join("logs").join("kube-scheduler-backlog.log");
+        let file = std::fs::File::create(&log).expect("log file");
+        let kubeconfig = env.kubeconfig.display().to_string();
+        let child = Command::new(var("TESTENV_BIN").join("kube-scheduler"))
+            .arg(format!("--config={}", config.display()))
+            .arg(format!("--authentication-kubeconfig={kubeconfig}"))
+            .arg(format!("--authorization-kubeconfig={kubeconfig}"))
+            .arg("--bind-address=127.0.0.1")
+            .arg(format!("--secure-port={}", free_port()))
+            .stdout(Stdio::null())
+            .stderr(file)
+            .spawn()
+            .expect("start kube-scheduler");
+        BacklogScheduler { child, log }
+    }
+
+    fn log_tail(&self) -> String {
+        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
+        let lines: Vec<&str> = text.lines().collect();
+        lines[lines.len().saturating_sub(30)..].join("\n")
+    }
+}
+
+impl Drop for BacklogScheduler {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
 }
 
 fn out_dir() -> PathBuf {
@@ -813,7 +977,11 @@ fn muster_and_kube_scheduler_side_by_side() {
     };
     let schedulers = chosen(
         "MUSTER_KUBE_BENCH_SCHEDULERS",
-        &[Scheduler::KubeScheduler, Scheduler::Muster],
+        &[
+            Scheduler::KubeScheduler,
+            Scheduler::KubeSchedulerBacklog,
+            Scheduler::Muster,
+        ],
         Scheduler::name,
     );
     let scenarios = chosen(
@@ -821,6 +989,16 @@ fn muster_and_kube_scheduler_side_by_side() {
         &[Scenario::Single, Scenario::Gangs],
         Scenario::name,
     );
+    // On a backlog, only how fast pods are placed differs; the gangs' time is set by their
+    // run durations, so the backlog run is for the single pods unless named.
+    let explicit = std::env::var("MUSTER_KUBE_BENCH_SCHEDULERS").is_ok_and(|v| !v.is_empty());
+    let runs: Vec<(Scenario, Scheduler)> = scenarios
+        .iter()
+        .flat_map(|&sc| schedulers.iter().map(move |&s| (sc, s)))
+        .filter(|&(sc, s)| {
+            explicit || sc == Scenario::Single || s != Scheduler::KubeSchedulerBacklog
+        })
+        .collect();
     runtime().block_on(async {
         let Some(env) = Env::connect().await else {
             return;
@@ -836,21 +1014,17 @@ fn muster_and_kube_scheduler_side_by_side() {
         ));
 
         let mut outcomes = Vec::new();
-        for &scenario in &scenarios {
-            for &scheduler in &schedulers {
-                let o = run(&env, &size, scheduler, scenario).await;
-                say(&table(std::slice::from_ref(&o)));
-                outcomes.push(o);
-            }
+        for &(scenario, scheduler) in &runs {
+            let o = run(&env, &size, scheduler, scenario).await;
+            say(&table(std::slice::from_ref(&o)));
+            outcomes.push(o);
         }
         delete_nodes(&env).await;
-        for &scenario in &scenarios {
-            for &scheduler in &schedulers {
-                let ns = format!("bench-{}-{}", scheduler.name(), scenario.name());
-                let _ = Api::<Namespace>::all(env.client.clone())
-                    .delete(&ns, &DeleteParams::default())
-                    .await;
-            }
+        for &(scenario, scheduler) in &runs {
+            let ns = format!("bench-{}-{}", scheduler.name(), scenario.name());
+            let _ = Api::<Namespace>::all(env.client.clone())
+                .delete(&ns, &DeleteParams::default())
+                .await;
         }
 
         let text = table(&outcomes);
