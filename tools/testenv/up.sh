@@ -8,7 +8,10 @@
 #
 # Environment: TESTENV_RUN_DIR (default target/testenv), TESTENV_BIN (default: the
 # build.sh cache dir), TESTENV_ETCD_PORT/TESTENV_ETCD_PEER_PORT/TESTENV_API_PORT/
-# TESTENV_KCM_PORT/TESTENV_SCHED_PORT (defaults 12379/12380/16443/16257/16259).
+# TESTENV_KCM_PORT/TESTENV_SCHED_PORT (defaults 12379/12380/16443/16257/16259),
+# TESTENV_CLIENT_QPS/TESTENV_CLIENT_BURST (the controller manager's and the scheduler's
+# client-side rate limit towards the API server; defaults 5000/10000, as kwok's
+# "unlimited": see README.md), TESTENV_JOB_SYNCS (the Job controller's workers, default 5).
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 ROOT=$(cd "$HERE/../.." && pwd)
@@ -19,6 +22,9 @@ ETCD_PEER_PORT=${TESTENV_ETCD_PEER_PORT:-12380}
 API_PORT=${TESTENV_API_PORT:-16443}
 KCM_PORT=${TESTENV_KCM_PORT:-16257}
 SCHED_PORT=${TESTENV_SCHED_PORT:-16259}
+CLIENT_QPS=${TESTENV_CLIENT_QPS:-5000}
+CLIENT_BURST=${TESTENV_CLIENT_BURST:-10000}
+JOB_SYNCS=${TESTENV_JOB_SYNCS:-5}
 
 for b in etcd kube-apiserver kube-controller-manager kube-scheduler kwok; do
   if [[ ! -x $BIN/$b ]]; then
@@ -146,14 +152,26 @@ start kube-controller-manager "$BIN/kube-controller-manager" \
   --bind-address=127.0.0.1 --secure-port="$KCM_PORT" --leader-elect=false \
   --use-service-account-credentials=false \
   --service-account-private-key-file="$PKI/sa.key" --root-ca-file="$PKI/ca.crt" \
+  --kube-api-qps="$CLIENT_QPS" --kube-api-burst="$CLIENT_BURST" --concurrent-job-syncs="$JOB_SYNCS" \
   --controllers='*,-node-ipam-controller,-service-lb-controller,-node-route-controller,-cloud-node-lifecycle-controller'
 wait_for kube-controller-manager 60 curl -fsSk "https://127.0.0.1:$KCM_PORT/healthz"
 
-# --- kube-scheduler: places the pods of admitted Jobs on the (kwok) nodes.
-start kube-scheduler "$BIN/kube-scheduler" \
-  --kubeconfig="$RUN/admin.kubeconfig" --authentication-kubeconfig="$RUN/admin.kubeconfig" \
+# --- kube-scheduler: places the pods of admitted Jobs on the (kwok) nodes. Its client's
+# rate limit can only be set in a configuration file (the flags are ignored beside one).
+cat >"$RUN/kube-scheduler.yaml" <<CFG
+apiVersion: kubescheduler.config.k8s.io/v1
+kind: KubeSchedulerConfiguration
+clientConnection:
+  kubeconfig: $RUN/admin.kubeconfig
+  qps: $CLIENT_QPS
+  burst: $CLIENT_BURST
+leaderElection:
+  leaderElect: false
+CFG
+start kube-scheduler "$BIN/kube-scheduler" --config="$RUN/kube-scheduler.yaml" \
+  --authentication-kubeconfig="$RUN/admin.kubeconfig" \
   --authorization-kubeconfig="$RUN/admin.kubeconfig" \
-  --bind-address=127.0.0.1 --secure-port="$SCHED_PORT" --leader-elect=false
+  --bind-address=127.0.0.1 --secure-port="$SCHED_PORT"
 wait_for kube-scheduler 60 curl -fsSk "https://127.0.0.1:$SCHED_PORT/healthz"
 
 # --- kwok: manages Nodes annotated kwok.x-k8s.io/node=fake, with our pod stages.
@@ -164,6 +182,6 @@ start kwok "$BIN/kwok" --kubeconfig="$RUN/admin.kubeconfig" --config="$HERE/kwok
 sleep 1
 kill -0 "$(cat "$RUN/kwok.pid")" 2>/dev/null || { echo "testenv: kwok exited" >&2; tail -n 40 "$RUN/logs/kwok.log" >&2; exit 1; }
 
-printf 'export KUBECONFIG=%s\nexport MUSTER_TESTENV_KUBECONFIG=%s\nexport TESTENV_RUN_DIR=%s\n' \
-  "$RUN/admin.kubeconfig" "$RUN/admin.kubeconfig" "$RUN" >"$RUN/env"
+printf 'export KUBECONFIG=%s\nexport MUSTER_TESTENV_KUBECONFIG=%s\nexport TESTENV_RUN_DIR=%s\nexport TESTENV_BIN=%s\n' \
+  "$RUN/admin.kubeconfig" "$RUN/admin.kubeconfig" "$RUN" "$BIN" >"$RUN/env"
 echo "testenv: up at https://127.0.0.1:$API_PORT; source $RUN/env"

@@ -546,6 +546,17 @@ impl Controller {
 
     /// Starts a controller serving the webhook on `webhook_port`.
     pub fn start_on(env: &Env, name: &str, webhook_port: u16, extra: &[&str]) -> Controller {
+        Self::start_logging(env, name, webhook_port, extra, "muster_kube=debug,info")
+    }
+
+    /// Starts a controller whose log has `rust_log`'s levels (`RUST_LOG`).
+    pub fn start_logging(
+        env: &Env,
+        name: &str,
+        webhook_port: u16,
+        extra: &[&str],
+        rust_log: &str,
+    ) -> Controller {
         let metrics_port = free_port();
         let log = log_dir().join(format!("controller-{name}.log"));
         let file = std::fs::File::create(&log).expect("log file");
@@ -557,7 +568,7 @@ impl Controller {
             .args(["--webhook-hosts", "127.0.0.1,localhost"])
             .args(extra)
             .env("KUBECONFIG", &env.kubeconfig)
-            .env("RUST_LOG", "muster_kube=debug,info")
+            .env("RUST_LOG", rust_log)
             .stdout(Stdio::null())
             .stderr(file)
             .spawn()
