@@ -111,6 +111,7 @@ const FULL: Size = Size {
 
 /// Who places the pods.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[allow(clippy::enum_variant_names)] // kube-scheduler is its name
 enum Scheduler {
     /// The testenv's kube-scheduler, placing pods as the Job controller creates them.
     KubeScheduler,
@@ -888,10 +889,11 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     watch.abort();
-    let mut t = tracker.lock().unwrap();
-    t.finish();
-    let outcome = outcome(&t, scheduler, scenario, jobs, (jobs_created, released));
-    drop(t);
+    let outcome = {
+        let mut t = tracker.lock().unwrap();
+        t.finish();
+        outcome(&t, scheduler, scenario, jobs, (jobs_created, released))
+    };
 
     let cleaned = Instant::now();
     drop(controller);
