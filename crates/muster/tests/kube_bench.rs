@@ -329,6 +329,72 @@ async fn watch_pods(
     (tracker, task)
 }
 
+/// CPU seconds used so far by the processes of a run, and by the whole host.
+#[derive(Clone, Debug, Default)]
+struct CpuSample {
+    processes: BTreeMap<String, f64>,
+    host_busy: f64,
+    host_total: f64,
+}
+
+/// Clock ticks a second in `/proc` (Linux's USER_HZ, 100 on every architecture it fixes).
+const USER_HZ: f64 = 100.0;
+
+/// User and system CPU seconds of a process so far, from `/proc/PID/stat`.
+fn process_cpu(pid: u32) -> Option<f64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    // The command, in parentheses, may hold spaces; utime and stime are the 14th and 15th
+    // fields, the 12th and 13th after it.
+    let fields: Vec<&str> = stat[stat.rfind(')')? + 1..].split_whitespace().collect();
+    let ticks = fields.get(11)?.parse::<f64>().ok()? + fields.get(12)?.parse::<f64>().ok()?;
+    Some(ticks / USER_HZ)
+}
+
+/// The host's busy and total CPU seconds so far (all cores), from `/proc/stat`.
+fn host_cpu() -> Option<(f64, f64)> {
+    let stat = std::fs::read_to_string("/proc/stat").ok()?;
+    let ticks: Vec<f64> = stat
+        .lines()
+        .next()?
+        .split_whitespace()
+        .skip(1)
+        .filter_map(|v| v.parse().ok())
+        .collect();
+    let total: f64 = ticks.iter().take(8).sum();
+    let idle = ticks.get(3)? + ticks.get(4)?;
+    Some(((total - idle) / USER_HZ, total / USER_HZ))
+}
+
+/// The testenv's processes (by the pid files `up.sh` writes), the harness itself and
+/// `others` (name, pid).
+fn cpu_sample(others: &[(&str, u32)]) -> CpuSample {
+    let mut pids: Vec<(String, u32)> = vec![("harness".into(), std::process::id())];
+    if let Some(run) = std::env::var_os("TESTENV_RUN_DIR") {
+        for name in [
+            "etcd",
+            "kube-apiserver",
+            "kube-controller-manager",
+            "kube-scheduler",
+            "kwok",
+        ] {
+            let pid = std::fs::read_to_string(PathBuf::from(&run).join(format!("{name}.pid")));
+            if let Some(pid) = pid.ok().and_then(|p| p.trim().parse().ok()) {
+                pids.push((name.into(), pid));
+            }
+        }
+    }
+    pids.extend(others.iter().map(|(n, p)| (n.to_string(), *p)));
+    let (host_busy, host_total) = host_cpu().unwrap_or_default();
+    CpuSample {
+        processes: pids
+            .into_iter()
+            .filter_map(|(name, pid)| Some((name, process_cpu(pid)?)))
+            .collect(),
+        host_busy,
+        host_total,
+    }
+}
+
 /// The figures of one run.
 #[derive(Debug)]
 struct Outcome {
@@ -360,6 +426,11 @@ struct Outcome {
     longest_partial: f64,
     /// Pods whose schedulerName is not the scheduler's own.
     foreign_scheduler_pods: usize,
+    /// CPU seconds each process used from the first Job's creation to the last pod bound.
+    cpu: BTreeMap<String, f64>,
+    /// CPU seconds the whole host was busy in that time, and how many it had.
+    host_busy: f64,
+    host_total: f64,
 }
 
 fn percentile(sorted: &[f64], p: usize) -> f64 {
@@ -410,6 +481,7 @@ fn outcome(
     scenario: Scenario,
     jobs: usize,
     (jobs_created, released): (f64, f64),
+    (cpu_before, cpu_after): (&CpuSample, &CpuSample),
 ) -> Outcome {
     let pods = t.pods.len();
     let mut bound: Vec<f64> = t.pods.values().filter_map(|p| p.bound).collect();
@@ -466,6 +538,16 @@ fn outcome(
             .map(|g| g.partial_longest)
             .fold(0.0, f64::max),
         foreign_scheduler_pods: t.pods.values().filter(|p| p.scheduler_name != own).count(),
+        cpu: cpu_after
+            .processes
+            .iter()
+            .map(|(name, after)| {
+                let before = cpu_before.processes.get(name).copied().unwrap_or(0.0);
+                (name.clone(), after - before)
+            })
+            .collect(),
+        host_busy: cpu_after.host_busy - cpu_before.host_busy,
+        host_total: cpu_after.host_total - cpu_before.host_total,
     }
 }
 
@@ -504,6 +586,9 @@ impl Outcome {
             "partial_gangs": self.partial_gangs,
             "partial_gangs_any_time": self.partial_gangs_any,
             "longest_partial_s": self.longest_partial,
+            "cpu_s": self.cpu,
+            "host_cpu_busy_s": self.host_busy,
+            "host_cpu_s": self.host_total,
         })
     }
 }
@@ -542,6 +627,18 @@ fn table(outcomes: &[Outcome]) -> String {
             o.latency_p50,
             o.partial_gangs,
             o.partial_gangs_any,
+        );
+        let window = o.last_bound;
+        let cores: Vec<String> = o
+            .cpu
+            .iter()
+            .map(|(name, cpu)| format!("{name} {:.2}", cpu / window))
+            .collect();
+        s += &format!(
+            "  cpu cores: {}; host busy {:.2} of {:.2}\n",
+            cores.join(", "),
+            o.host_busy / window,
+            o.host_total / window
         );
     }
     for scenario in [Scenario::Single, Scenario::Gangs] {
@@ -821,8 +918,13 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
     let queued = scheduler == Scheduler::Muster;
     let controller = if queued {
         muster_queues(env, &ns, size).await;
-        let c =
-            Controller::start_logging(env, "bench", free_port(), &["--no-leader-election"], "info");
+        let c = Controller::start_logging(
+            env,
+            &format!("bench-{}", scenario.name()),
+            free_port(),
+            &["--no-leader-election"],
+            "info",
+        );
         env.serve(&c, &ns).await;
         Some(c)
     } else {
@@ -839,6 +941,8 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
         prepared.elapsed().as_secs_f64()
     ));
 
+    let muster_pid: Vec<(&str, u32)> = controller.iter().map(|c| ("muster", c.pid())).collect();
+    let cpu_before = cpu_sample(&muster_pid);
     let api: Api<Job> = Api::namespaced(env.client.clone(), &ns);
     let creates = (0..jobs).map(|i| {
         let api = api.clone();
@@ -868,10 +972,20 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
     };
 
     let deadline = Instant::now() + size.timeout;
+    let mut progress = Instant::now();
     loop {
-        let bound = tracker.lock().unwrap().bound();
+        let (bound, seen, now) = {
+            let t = tracker.lock().unwrap();
+            (t.bound(), t.pods.len(), t.now())
+        };
         if bound >= pods {
             break;
+        }
+        if progress.elapsed() > Duration::from_secs(30) {
+            progress = Instant::now();
+            say(&format!(
+                "{what}: {now:.0} s: {seen} of {pods} pods created, {bound} bound"
+            ));
         }
         if Instant::now() > deadline {
             let tail = controller
@@ -888,12 +1002,27 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
+    let mut others = muster_pid;
+    others.extend(
+        backlog
+            .iter()
+            .map(|b| ("kube-scheduler-backlog", b.child.id())),
+    );
+    let cpu_after = cpu_sample(&others);
     watch.abort();
     let outcome = {
         let mut t = tracker.lock().unwrap();
         t.finish();
-        outcome(&t, scheduler, scenario, jobs, (jobs_created, released))
+        outcome(
+            &t,
+            scheduler,
+            scenario,
+            jobs,
+            (jobs_created, released),
+            (&cpu_before, &cpu_after),
+        )
     };
+    say(&table(std::slice::from_ref(&outcome)));
 
     let cleaned = Instant::now();
     drop(controller);
@@ -1017,9 +1146,7 @@ fn muster_and_kube_scheduler_side_by_side() {
 
         let mut outcomes = Vec::new();
         for &(scenario, scheduler) in &runs {
-            let o = run(&env, &size, scheduler, scenario).await;
-            say(&table(std::slice::from_ref(&o)));
-            outcomes.push(o);
+            outcomes.push(run(&env, &size, scheduler, scenario).await);
         }
         delete_nodes(&env).await;
         for &(scenario, scheduler) in &runs {

@@ -596,6 +596,11 @@ impl Controller {
         .await;
     }
 
+    /// Its process id.
+    pub fn pid(&self) -> u32 {
+        self.child.id()
+    }
+
     /// Kills it with SIGKILL, as a node failure or OOM kill would.
     pub fn kill(&mut self) {
         let _ = self.child.kill();
