@@ -431,6 +431,109 @@ struct Outcome {
     /// CPU seconds the whole host was busy in that time, and how many it had.
     host_busy: f64,
     host_total: f64,
+    /// Requests kube-apiserver served in the same time, by verb and resource.
+    requests: RequestCounts,
+}
+
+/// Requests kube-apiserver counted in `apiserver_request_total`, summed over API versions and
+/// successful codes, by `(verb, resource[/subresource])`, failed ones apart with their code
+/// (`pods [404]`): the load a scheduler puts on the API server, as the server counts it.
+#[derive(Clone, Debug, Default, PartialEq)]
+struct RequestCounts(BTreeMap<(String, String), f64>);
+
+/// Verbs that change an object (everything but reads and watches).
+const WRITE_VERBS: [&str; 5] = ["POST", "PUT", "PATCH", "DELETE", "APPLY"];
+
+impl RequestCounts {
+    /// The counts in a Prometheus text exposition of kube-apiserver's `/metrics`.
+    fn parse(text: &str) -> RequestCounts {
+        let mut counts = BTreeMap::new();
+        for line in text.lines() {
+            let Some(rest) = line.strip_prefix("apiserver_request_total{") else {
+                continue;
+            };
+            let Some((labels, value)) = rest.rsplit_once('}') else {
+                continue;
+            };
+            let Ok(value) = value.trim().parse::<f64>() else {
+                continue;
+            };
+            let label = |name: &str| {
+                let key = format!("{name}=\"");
+                labels
+                    .split(',')
+                    .find_map(|l| l.strip_prefix(&key)?.strip_suffix('"'))
+                    .unwrap_or("")
+                    .to_string()
+            };
+            let (resource, subresource) = (label("resource"), label("subresource"));
+            let mut resource = if subresource.is_empty() {
+                resource
+            } else {
+                format!("{resource}/{subresource}")
+            };
+            // Failed requests load the server too, but are told apart: a 404 DELETE is
+            // often the garbage collector late after the previous run's cleanup.
+            let code = label("code");
+            if !code.starts_with('2') {
+                resource = format!("{resource} [{code}]");
+            }
+            *counts.entry((label("verb"), resource)).or_insert(0.0) += value;
+        }
+        RequestCounts(counts)
+    }
+
+    /// What was counted after `before` was taken.
+    fn since(&self, before: &RequestCounts) -> RequestCounts {
+        RequestCounts(
+            self.0
+                .iter()
+                .map(|(k, n)| (k.clone(), n - before.0.get(k).copied().unwrap_or(0.0)))
+                .filter(|(_, n)| *n > 0.0)
+                .collect(),
+        )
+    }
+
+    fn total(&self) -> f64 {
+        self.0.values().sum()
+    }
+
+    fn writes(&self) -> f64 {
+        self.0
+            .iter()
+            .filter(|((verb, _), _)| WRITE_VERBS.contains(&verb.as_str()))
+            .map(|(_, n)| n)
+            .sum()
+    }
+
+    /// The writes per pod, by verb and resource, most first: `POST pods/binding 1.00, ...`.
+    fn writes_per_pod_line(&self, pods: usize) -> String {
+        let mut writes: Vec<(&(String, String), f64)> = self
+            .0
+            .iter()
+            .filter(|((verb, _), _)| WRITE_VERBS.contains(&verb.as_str()))
+            .map(|(k, n)| (k, *n))
+            .collect();
+        writes.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
+        writes
+            .iter()
+            .map(|((verb, resource), n)| format!("{verb} {resource} {:.2}", n / pods as f64))
+            .collect::<Vec<_>>()
+            .join(", ")
+    }
+}
+
+/// kube-apiserver's request counters now.
+async fn request_counts(env: &Env) -> RequestCounts {
+    let request = http::Request::get("/metrics")
+        .body(Vec::new())
+        .expect("a GET /metrics request");
+    let text = env
+        .client
+        .request_text(request)
+        .await
+        .unwrap_or_else(|e| panic!("GET kube-apiserver /metrics: {e}"));
+    RequestCounts::parse(&text)
 }
 
 fn percentile(sorted: &[f64], p: usize) -> f64 {
@@ -482,6 +585,7 @@ fn outcome(
     jobs: usize,
     (jobs_created, released): (f64, f64),
     (cpu_before, cpu_after): (&CpuSample, &CpuSample),
+    requests: RequestCounts,
 ) -> Outcome {
     let pods = t.pods.len();
     let mut bound: Vec<f64> = t.pods.values().filter_map(|p| p.bound).collect();
@@ -548,6 +652,7 @@ fn outcome(
             .collect(),
         host_busy: cpu_after.host_busy - cpu_before.host_busy,
         host_total: cpu_after.host_total - cpu_before.host_total,
+        requests,
     }
 }
 
@@ -589,6 +694,12 @@ impl Outcome {
             "cpu_s": self.cpu,
             "host_cpu_busy_s": self.host_busy,
             "host_cpu_s": self.host_total,
+            "api_requests": self.requests.total(),
+            "api_writes": self.requests.writes(),
+            "api_writes_per_pod": self.requests.writes() / self.pods as f64,
+            "api_requests_by_verb_resource": self.requests.0.iter()
+                .map(|((verb, resource), n)| (format!("{verb} {resource}"), *n))
+                .collect::<BTreeMap<String, f64>>(),
         })
     }
 }
@@ -639,6 +750,13 @@ fn table(outcomes: &[Outcome]) -> String {
             cores.join(", "),
             o.host_busy / window,
             o.host_total / window
+        );
+        s += &format!(
+            "  api requests: {:.0}, of which writes {:.0} ({:.2} per pod): {}\n",
+            o.requests.total(),
+            o.requests.writes(),
+            o.requests.writes() / o.pods as f64,
+            o.requests.writes_per_pod_line(o.pods)
         );
     }
     for scenario in [Scenario::Single, Scenario::Gangs] {
@@ -943,6 +1061,7 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
 
     let muster_pid: Vec<(&str, u32)> = controller.iter().map(|c| ("muster", c.pid())).collect();
     let cpu_before = cpu_sample(&muster_pid);
+    let requests_before = request_counts(env).await;
     let api: Api<Job> = Api::namespaced(env.client.clone(), &ns);
     let creates = (0..jobs).map(|i| {
         let api = api.clone();
@@ -1009,6 +1128,7 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
             .map(|b| ("kube-scheduler-backlog", b.child.id())),
     );
     let cpu_after = cpu_sample(&others);
+    let requests = request_counts(env).await.since(&requests_before);
     watch.abort();
     let outcome = {
         let mut t = tracker.lock().unwrap();
@@ -1020,6 +1140,7 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
             jobs,
             (jobs_created, released),
             (&cpu_before, &cpu_after),
+            requests,
         )
     };
     say(&table(std::slice::from_ref(&outcome)));
@@ -1253,4 +1374,27 @@ fn a_gang_is_partial_while_a_pod_runs_and_another_has_no_node() {
         "finishing apart is not partial"
     );
     assert_eq!(t.bound(), 2);
+}
+
+#[test]
+fn api_requests_are_summed_by_verb_and_resource_and_failures_kept_apart() {
+    let text = r#"# HELP apiserver_request_total [STABLE] Counter of apiserver requests
+# TYPE apiserver_request_total counter
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 7
+apiserver_request_total{code="409",component="apiserver",dry_run="",group="",resource="pods",scope="resource",subresource="binding",verb="POST",version="v1"} 1
+apiserver_request_total{code="200",component="apiserver",dry_run="",group="",resource="pods",scope="namespace",subresource="",verb="LIST",version="v1"} 3
+apiserver_request_total{code="201",component="apiserver",dry_run="",group="events.k8s.io",resource="events",scope="resource",subresource="",verb="POST",version="v1"} 2
+apiserver_request_duration_seconds_count{resource="pods",verb="POST"} 99
+"#;
+    let before = RequestCounts::parse(text);
+    let key = |v: &str, r: &str| (v.to_string(), r.to_string());
+    assert_eq!(before.0[&key("POST", "pods/binding")], 7.0);
+    assert_eq!(before.0[&key("POST", "pods/binding [409]")], 1.0);
+    assert_eq!(before.total(), 13.0);
+    assert_eq!(before.writes(), 10.0);
+    let after = RequestCounts::parse(&text.replace("} 7", "} 17"));
+    let run = after.since(&before);
+    assert_eq!(run.0.len(), 1, "{run:?}");
+    assert_eq!(run.writes(), 10.0);
+    assert_eq!(run.writes_per_pod_line(10), "POST pods/binding 1.00");
 }
