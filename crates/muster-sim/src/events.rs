@@ -105,9 +105,14 @@ pub struct JsonLines<W: std::io::Write>(pub W);
 
 impl<W: std::io::Write> EventSink for JsonLines<W> {
     fn record(&mut self, event: EventRecord) -> std::io::Result<()> {
-        serde_json::to_writer(&mut self.0, &event)?;
-        self.0.write_all(b"\n")
+        write_line(&mut self.0, &event)
     }
+}
+
+/// Writes one event as a JSON line.
+fn write_line(out: &mut impl std::io::Write, event: &EventRecord) -> std::io::Result<()> {
+    serde_json::to_writer(&mut *out, event)?;
+    out.write_all(b"\n")
 }
 
 /// Keeps events in memory (tests, small runs).
@@ -140,9 +145,15 @@ const BATCHES_IN_FLIGHT: usize = 16;
 /// Writes events as JSON lines on a thread of its own, so that encoding them (for a whole
 /// trace, hundreds of megabytes) runs beside the simulation instead of inside it. The
 /// lines and their order are exactly what [`JsonLines`] writes.
+///
+/// Encoded batches come back to the simulation's thread to be dropped and reused there: an
+/// event's strings were allocated on that thread, and freeing them on the writer's made
+/// the two threads contend for the allocator's lock (a sixth of SDSC Blue's time).
 pub struct Background<W: std::io::Write + Send + 'static> {
     batch: Vec<EventRecord>,
     tx: Option<std::sync::mpsc::SyncSender<Vec<EventRecord>>>,
+    /// Batches the writer has encoded, to be emptied here.
+    written: std::sync::mpsc::Receiver<Vec<EventRecord>>,
     writer: Option<std::thread::JoinHandle<std::io::Result<W>>>,
 }
 
@@ -150,20 +161,24 @@ impl<W: std::io::Write + Send + 'static> Background<W> {
     /// Starts the thread that writes to `out`.
     pub fn spawn(out: W) -> std::io::Result<Self> {
         let (tx, rx) = std::sync::mpsc::sync_channel::<Vec<EventRecord>>(BATCHES_IN_FLIGHT);
+        let (written_tx, written) = std::sync::mpsc::channel::<Vec<EventRecord>>();
         let writer = std::thread::Builder::new()
             .name("events.jsonl".into())
             .spawn(move || {
-                let mut lines = JsonLines(out);
+                let mut out = out;
                 for batch in rx {
-                    for event in batch {
-                        lines.record(event)?;
+                    for event in &batch {
+                        write_line(&mut out, event)?;
                     }
+                    // The simulation's thread may be gone (it failed): then drop it here.
+                    let _ = written_tx.send(batch);
                 }
-                Ok(lines.0)
+                Ok(out)
             })?;
         Ok(Background {
             batch: Vec::with_capacity(BATCH),
             tx: Some(tx),
+            written,
             writer: Some(writer),
         })
     }
@@ -179,7 +194,14 @@ impl<W: std::io::Write + Send + 'static> Background<W> {
         if self.batch.is_empty() {
             return Ok(());
         }
-        let batch = std::mem::replace(&mut self.batch, Vec::with_capacity(BATCH));
+        // An encoded batch, emptied, holds the next events; the others are freed here.
+        let mut next = None;
+        while let Ok(mut done) = self.written.try_recv() {
+            done.clear();
+            next.get_or_insert(done);
+        }
+        let next = next.unwrap_or_else(|| Vec::with_capacity(BATCH));
+        let batch = std::mem::replace(&mut self.batch, next);
         let sent = self.tx.as_ref().is_some_and(|tx| tx.send(batch).is_ok());
         if sent {
             return Ok(());
