@@ -4,7 +4,8 @@
 //! lost it stops mid-plan. Writes of one kind go side by side (a burst of a thousand
 //! admissions is a thousand status writes); the phases follow each other. Writes are conditional on the resourceVersion the plan was made
 //! from; a conflict means the object changed, and the next cycle plans again from the new
-//! version. A failed write is logged and counted, never retried blindly.
+//! version. The one exception is a Job whose spec is unchanged (see `patch_job`). A failed
+//! write is logged and counted, never retried blindly.
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::sync::Arc;
@@ -129,6 +130,45 @@ impl Applier {
             metrics.write_errors.inc();
             tracing::warn!(%what, error = %e, "write failed");
         }
+    }
+
+    /// Patches a Job as planned; returns the resourceVersion the patch was made against.
+    ///
+    /// The patch is guarded by the version the plan was made from, but the Job controller
+    /// rewrites a Job's status right after its creation and as its pods change: a conflict
+    /// that leaves the spec the plan was made from as it was. So on a conflict the Job is
+    /// read again and, if its spec is unchanged (the same generation), patched once more
+    /// against the new version, instead of waiting for the next cycle. The patch carries
+    /// out a decision whose Workload status (the record) is already written.
+    async fn patch_job(
+        &self,
+        api: &Api<Job>,
+        name: &str,
+        j: &crate::plan::JobWrite,
+    ) -> Result<Option<String>, kube::Error> {
+        let planned = j.job.metadata.resource_version.clone();
+        let e = match api
+            .patch(name, &Self::params(), &Patch::Merge(&j.patch))
+            .await
+        {
+            Ok(_) => return Ok(planned),
+            Err(e) if is_conflict(&e) => e,
+            Err(e) => return Err(e),
+        };
+        let fresh = api.get(name).await?;
+        if fresh.metadata.generation != j.job.metadata.generation || !self.leadership.is_leader() {
+            return Err(e);
+        }
+        let mut patch = j.patch.clone();
+        if let Some(obj) = patch.as_object_mut() {
+            obj.insert(
+                "metadata".into(),
+                json!({"resourceVersion": fresh.metadata.resource_version}),
+            );
+        }
+        api.patch(name, &Self::params(), &Patch::Merge(&patch))
+            .await
+            .map(|_| fresh.metadata.resource_version)
     }
 
     /// Writes the plan, in order; returns what was written and which binds failed.
@@ -367,17 +407,14 @@ impl Applier {
                 let ns = j.job.metadata.namespace.clone().unwrap_or_default();
                 let name = j.job.metadata.name.clone().unwrap_or_default();
                 let api: Api<Job> = Api::namespaced(self.client.clone(), &ns);
-                match api
-                    .patch(&name, &Self::params(), &Patch::Merge(&j.patch))
-                    .await
-                {
-                    Ok(_) => {
+                match self.patch_job(&api, &name, j).await {
+                    Ok(before) => {
                         tracing::info!(job = %format!("{ns}/{name}"), action = j.action, "patched Job");
                         Some(Written {
                             kind: "Job",
                             namespace: ns,
                             name,
-                            before: j.job.metadata.resource_version.clone(),
+                            before,
                         })
                     }
                     Err(e) => {

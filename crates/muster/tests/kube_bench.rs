@@ -523,6 +523,27 @@ impl RequestCounts {
     }
 }
 
+/// Waits (up to a minute) until the API server has had a second without writes other than
+/// leases' renewals: the garbage collector goes on deleting the previous run's pods (by then
+/// gone: 404s) for a while after its cleanup, and that load would count against the next run.
+async fn api_quiet(env: &Env) {
+    let started = Instant::now();
+    let mut before = request_counts(env).await;
+    while started.elapsed() < Duration::from_secs(60) {
+        tokio::time::sleep(Duration::from_secs(1)).await;
+        let now = request_counts(env).await;
+        let mut since = now.since(&before);
+        since
+            .0
+            .retain(|(_, resource), _| !resource.starts_with("leases"));
+        if since.writes() == 0.0 {
+            return;
+        }
+        before = now;
+    }
+    say("the API server was still busy with writes after a minute; going on");
+}
+
 /// kube-apiserver's request counters now.
 async fn request_counts(env: &Env) -> RequestCounts {
     let request = http::Request::get("/metrics")
@@ -1033,6 +1054,7 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
     let prepared = Instant::now();
     create_namespace(env, &ns, size.timeout).await;
     empty_namespace(env, &ns, size.timeout).await;
+    api_quiet(env).await;
     let queued = scheduler == Scheduler::Muster;
     let controller = if queued {
         muster_queues(env, &ns, size).await;
