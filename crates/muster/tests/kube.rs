@@ -1553,3 +1553,78 @@ fn a_controller_killed_between_two_binds_of_a_gang_completes_it_after_restart() 
         assert!(condition(&w, "Admitted") && !condition(&w, "Evicted"));
     });
 }
+
+/// A plan to start `job` as read: the merge patch the controller sends, guarded by the
+/// version it was read at.
+fn start_plan(job: &Job) -> muster_kube::plan::Plan {
+    let rv = job.metadata.resource_version.clone();
+    muster_kube::plan::Plan {
+        jobs: vec![muster_kube::plan::JobWrite {
+            job: std::sync::Arc::new(job.clone()),
+            patch: json!({"metadata": {"resourceVersion": rv}, "spec": {"suspend": false}}),
+            action: "start",
+            after: None,
+        }],
+        ..Default::default()
+    }
+}
+
+#[test]
+fn a_job_start_survives_a_status_or_label_change_but_not_a_spec_change() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "job-start";
+        env.reset(&[ns]).await;
+        let api: Api<Job> = Api::namespaced(env.client.clone(), ns);
+        let applier = muster_kube::apply::Applier::new(
+            env.client.clone(),
+            muster_kube::leader::Leadership::always(),
+            "test",
+        );
+        let metrics = muster_kube::metrics::Metrics::new();
+        let suspended = |j: &Job| j.spec.as_ref().and_then(|s| s.suspend) == Some(true);
+        let pp = PatchParams::default();
+        for name in ["touched", "changed"] {
+            let mut j = job(ns, name, "team", "100m", 1, "1h", None);
+            j.spec.as_mut().unwrap().suspend = Some(true);
+            env.create_job(&j).await;
+        }
+
+        // The Job controller's status writes and a label move the resourceVersion, not the
+        // generation: the start planned from the older version is still carried out.
+        let read = api.get("touched").await.unwrap();
+        api.patch(
+            "touched",
+            &pp,
+            &Patch::Merge(json!({"metadata": {"labels": {"touched": "yes"}}})),
+        )
+        .await
+        .unwrap();
+        applier.apply(&start_plan(&read), &metrics).await;
+        let now = api.get("touched").await.unwrap();
+        assert!(!suspended(&now), "the start must be carried out");
+
+        // A spec change since the plan was read (a new generation): the Job is left as is.
+        let read = api.get("changed").await.unwrap();
+        api.patch(
+            "changed",
+            &pp,
+            &Patch::Merge(json!({"spec": {"activeDeadlineSeconds": 600}})),
+        )
+        .await
+        .unwrap();
+        applier.apply(&start_plan(&read), &metrics).await;
+        let now = api.get("changed").await.unwrap();
+        assert!(
+            suspended(&now),
+            "a Job whose spec changed must not be started from an old plan"
+        );
+        assert!(
+            now.metadata.generation > read.metadata.generation,
+            "the spec change moved the generation"
+        );
+    });
+}
