@@ -408,14 +408,22 @@ impl<'m> Cycle<'m> {
 
     fn rounds(&mut self) {
         self.nominated();
-        let n = self.model.cluster_queues().len();
-        // Each queue's pending workloads in order; the model does not change during a cycle.
         let model = self.model;
-        let mut pending: Vec<std::collections::btree_set::Iter<'m, QueueKey>> = (0..n)
-            .map(|i| model.queue(CqId(i as u32)).pending.iter())
+        // The queues with pending workloads, in id order (`i` below indexes this list): in
+        // most cycles of a many-queue cluster most queues have nothing pending, and the
+        // per-queue state below is then small.
+        let queues: Vec<CqId> = (0..model.cluster_queues().len())
+            .map(|i| CqId(i as u32))
+            .filter(|&cq| !model.queue(cq).pending.is_empty())
+            .collect();
+        let n = queues.len();
+        // Each queue's pending workloads in order; the model does not change during a cycle.
+        let mut pending: Vec<std::collections::btree_set::Iter<'m, QueueKey>> = queues
+            .iter()
+            .map(|&cq| model.queue(cq).pending.iter())
             .collect();
         let mut heads: Vec<Option<Head<'m>>> = (0..n).map(|_| None).collect();
-        // The heads in the order they are taken: (would borrow, queue key, queue index).
+        // The heads in the order they are taken: (would borrow, queue key, index in `queues`).
         let mut order: BTreeSet<(bool, &'m QueueKey, usize)> = BTreeSet::new();
         // Queues that need their next candidate fetched.
         let mut refill: Vec<usize> = (0..n).collect();
@@ -441,7 +449,7 @@ impl<'m> Cycle<'m> {
                         order.insert((borrows, key, i));
                         heads[i] = Some(Head {
                             id: key.id,
-                            cq: CqId(i as u32),
+                            cq: queues[i],
                             borrows,
                             generation,
                             key,
