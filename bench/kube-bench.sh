@@ -6,6 +6,8 @@
 #
 #   bench/kube-bench.sh            full size: 1,000 nodes, 10,000 single pods, 1,000 gangs of 10
 #   bench/kube-bench.sh small      the size the test suite runs
+#   RUNS="kube-scheduler:single muster:single" bench/kube-bench.sh
+#                                  only these runs (scheduler:scenario)
 #
 # Release builds (the controller is timed). Each run prints its table; all are written as
 # JSON to target/kube-bench/. The Job controller gets 50 workers (TESTENV_JOB_SYNCS) unless
@@ -20,8 +22,8 @@ tools/testenv/build.sh --check || tools/testenv/build.sh
 cargo test --release --locked -p muster --test kube_bench --no-run
 
 trap 'tools/testenv/down.sh' EXIT
-for run in kube-scheduler:single kube-scheduler-backlog:single muster:single \
-  kube-scheduler:gangs muster:gangs; do
+RUNS=${RUNS:-kube-scheduler:single kube-scheduler-backlog:single muster:single kube-scheduler:gangs muster:gangs}
+for run in $RUNS; do
   tools/testenv/up.sh >&2
   # shellcheck disable=SC1091
   source "${TESTENV_RUN_DIR:-target/testenv}/env"
