@@ -211,6 +211,19 @@ pub(crate) struct Cycle<'m> {
     reservations: Vec<backfill::Reservation>,
 }
 
+/// One queue's progress through a cycle's rounds.
+#[derive(Default)]
+struct QueueRounds {
+    /// No more candidates are tried this cycle.
+    done: bool,
+    /// Heads that did not fit (bounded per queue).
+    failures: usize,
+    /// Preemption searches made for its heads (bounded per queue).
+    preempt_searches: usize,
+    /// A Backfill queue whose head has been judged for a reservation.
+    reserving: bool,
+}
+
 struct Head<'m> {
     id: WorkloadId,
     cq: CqId,
@@ -427,11 +440,9 @@ impl<'m> Cycle<'m> {
         let mut order: BTreeSet<(bool, &'m QueueKey, usize)> = BTreeSet::new();
         // Queues that need their next candidate fetched.
         let mut refill: Vec<usize> = (0..n).collect();
-        let mut done = vec![false; n];
-        let mut failures = vec![0usize; n];
-        let mut preempt_searches = vec![0usize; n];
-        // Backfill queues whose head has been judged for a reservation.
-        let mut reserving = vec![false; n];
+        // What each queue's rounds have come to (built by `collect`, not `vec![..; n]`,
+        // which would be a `calloc`: glibc serves those without its per-thread cache).
+        let mut state: Vec<QueueRounds> = (0..n).map(|_| QueueRounds::default()).collect();
         // Usage changes only on admission and preemption; what was computed about a head is
         // valid while the generation it was computed at is current.
         let mut ordered_at = self.generation;
@@ -439,11 +450,11 @@ impl<'m> Cycle<'m> {
         loop {
             let generation = self.generation;
             for i in refill.drain(..) {
-                if done[i] {
+                if state[i].done {
                     continue;
                 }
                 match pending[i].by_ref().find(|k| self.is_candidate(k.id)) {
-                    None => done[i] = true,
+                    None => state[i].done = true,
                     Some(key) => {
                         let borrows = self.borrows(key.id);
                         order.insert((borrows, key, i));
@@ -512,11 +523,11 @@ impl<'m> Cycle<'m> {
             let strategy = self.model.cluster_queue(h.cq).strategy;
             let strict = strategy == QueueingStrategy::StrictFIFO;
             if self.may_preempt(h.cq) && self.model.workload(h.id).evicted_at != Some(self.now) {
-                if preempt_searches[i] < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
-                    preempt_searches[i] += 1;
+                if state[i].preempt_searches < MAX_PREEMPTION_SEARCHES_PER_QUEUE {
+                    state[i].preempt_searches += 1;
                     if self.try_preempt(h.id) {
                         if strict {
-                            done[i] = true;
+                            state[i].done = true;
                             self.label_next(&mut pending[i], PendingReason::BlockedBehind(h.id));
                         }
                         continue;
@@ -527,8 +538,8 @@ impl<'m> Cycle<'m> {
             }
             // A Backfill queue's first waiting workload is its head: it reserves, if its
             // reservation can be computed, and no later one of the queue does.
-            if strategy == QueueingStrategy::Backfill && !reserving[i] {
-                reserving[i] = true;
+            if strategy == QueueingStrategy::Backfill && !state[i].reserving {
+                state[i].reserving = true;
                 // One held back by another queue's reservation could run now: nothing
                 // to reserve.
                 if !matches!(reason, PendingReason::DelaysReservation { .. })
@@ -545,12 +556,12 @@ impl<'m> Cycle<'m> {
                 MAX_FAILED_ATTEMPTS_PER_QUEUE
             };
             if strict {
-                done[i] = true;
+                state[i].done = true;
                 self.label_next(&mut pending[i], PendingReason::BlockedBehind(h.id));
             } else {
-                failures[i] += 1;
-                if failures[i] >= bound {
-                    done[i] = true;
+                state[i].failures += 1;
+                if state[i].failures >= bound {
+                    state[i].done = true;
                     self.label_next(&mut pending[i], PendingReason::NotTried);
                 }
             }
