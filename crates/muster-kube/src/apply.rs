@@ -159,13 +159,7 @@ impl Applier {
         if fresh.metadata.generation != j.job.metadata.generation || !self.leadership.is_leader() {
             return Err(e);
         }
-        let mut patch = j.patch.clone();
-        if let Some(obj) = patch.as_object_mut() {
-            obj.insert(
-                "metadata".into(),
-                json!({"resourceVersion": fresh.metadata.resource_version}),
-            );
-        }
+        let patch = crate::plan::with_version(&fresh, j.patch.clone());
         api.patch(name, &Self::params(), &Patch::Merge(&patch))
             .await
             .map(|_| fresh.metadata.resource_version)

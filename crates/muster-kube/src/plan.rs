@@ -144,7 +144,8 @@ impl<'a> Statuses<'a> {
     }
 }
 
-fn with_version(job: &Job, mut patch: Value) -> Value {
+/// `patch`, guarded by the resourceVersion `job` was read at.
+pub(crate) fn with_version(job: &Job, mut patch: Value) -> Value {
     if let (Some(rv), Some(obj)) = (&job.metadata.resource_version, patch.as_object_mut()) {
         obj.insert("metadata".into(), json!({"resourceVersion": rv}));
     }

@@ -498,22 +498,21 @@ impl RequestCounts {
         self.0.values().sum()
     }
 
-    fn writes(&self) -> f64 {
+    /// The writes among the requests, by verb and resource.
+    fn write_counts(&self) -> impl Iterator<Item = (&(String, String), f64)> {
         self.0
             .iter()
             .filter(|((verb, _), _)| WRITE_VERBS.contains(&verb.as_str()))
-            .map(|(_, n)| n)
-            .sum()
+            .map(|(k, n)| (k, *n))
+    }
+
+    fn writes(&self) -> f64 {
+        self.write_counts().map(|(_, n)| n).sum()
     }
 
     /// The writes per pod, by verb and resource, most first: `POST pods/binding 1.00, ...`.
     fn writes_per_pod_line(&self, pods: usize) -> String {
-        let mut writes: Vec<(&(String, String), f64)> = self
-            .0
-            .iter()
-            .filter(|((verb, _), _)| WRITE_VERBS.contains(&verb.as_str()))
-            .map(|(k, n)| (k, *n))
-            .collect();
+        let mut writes: Vec<(&(String, String), f64)> = self.write_counts().collect();
         writes.sort_by(|a, b| b.1.total_cmp(&a.1).then_with(|| a.0.cmp(b.0)));
         writes
             .iter()
@@ -847,18 +846,7 @@ async fn create_nodes(env: &Env, count: usize, gang_nodes: usize) {
                     .list(&ListParams::default().labels(BENCH_NODE))
                     .await
                     .ok()?;
-                let ready = nodes
-                    .items
-                    .iter()
-                    .filter(|n| {
-                        n.status
-                            .as_ref()
-                            .and_then(|s| s.conditions.as_ref())
-                            .is_some_and(|cs| {
-                                cs.iter().any(|c| c.type_ == "Ready" && c.status == "True")
-                            })
-                    })
-                    .count();
+                let ready = nodes.items.iter().filter(|n| node_ready(n)).count();
                 (ready == count).then_some(())
             }
         },
@@ -953,6 +941,22 @@ async fn delete_muster_objects(env: &Env) {
         .await;
 }
 
+/// The names of the objects `api` lists now (none if the list fails).
+async fn names<K>(api: &Api<K>) -> Vec<String>
+where
+    K: kube::Resource + Clone + serde::de::DeserializeOwned + std::fmt::Debug,
+{
+    api.list_metadata(&ListParams::default())
+        .await
+        .map(|l| {
+            l.items
+                .into_iter()
+                .filter_map(|o| o.metadata.name)
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
 /// Deletes the Jobs, pods and Workloads in `ns` and waits until no pod is left, so that the
 /// next run finds the nodes empty.
 ///
@@ -971,16 +975,7 @@ async fn empty_namespace(env: &Env, ns: &str, timeout: Duration) {
     };
     let jobs: Api<Job> = Api::namespaced(c.clone(), ns);
     let pods: Api<Pod> = Api::namespaced(c.clone(), ns);
-    let job_names: Vec<String> = jobs
-        .list_metadata(&all)
-        .await
-        .map(|l| {
-            l.items
-                .into_iter()
-                .filter_map(|j| j.metadata.name)
-                .collect()
-        })
-        .unwrap_or_default();
+    let job_names = names(&jobs).await;
     futures::stream::iter(job_names.into_iter().map(|name| {
         let (jobs, now) = (jobs.clone(), now.clone());
         async move {
@@ -993,16 +988,7 @@ async fn empty_namespace(env: &Env, ns: &str, timeout: Duration) {
     let _ = Api::<Workload>::namespaced(c.clone(), ns)
         .delete_collection(&now, &all)
         .await;
-    let pod_names: Vec<String> = pods
-        .list_metadata(&all)
-        .await
-        .map(|l| {
-            l.items
-                .into_iter()
-                .filter_map(|p| p.metadata.name)
-                .collect()
-        })
-        .unwrap_or_default();
+    let pod_names = names(&pods).await;
     futures::stream::iter(pod_names.into_iter().map(|name| {
         let (pods, now) = (pods.clone(), now.clone());
         async move {
@@ -1221,9 +1207,7 @@ impl BacklogScheduler {
     }
 
     fn log_tail(&self) -> String {
-        let text = std::fs::read_to_string(&self.log).unwrap_or_default();
-        let lines: Vec<&str> = text.lines().collect();
-        lines[lines.len().saturating_sub(30)..].join("\n")
+        log_tail(&self.log)
     }
 }
 

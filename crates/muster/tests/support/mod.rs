@@ -331,12 +331,7 @@ impl Env {
                 let api = api.clone();
                 async move {
                     let n = api.get(name).await.ok()?;
-                    let ready = n
-                        .status?
-                        .conditions?
-                        .iter()
-                        .any(|c| c.type_ == "Ready" && c.status == "True");
-                    ready.then_some(())
+                    node_ready(&n).then_some(())
                 }
             },
         )
@@ -636,10 +631,19 @@ impl Drop for Controller {
     }
 }
 
-fn log_tail(path: &Path) -> String {
+/// The last 30 lines of a log file, for failure messages.
+pub fn log_tail(path: &Path) -> String {
     let text = std::fs::read_to_string(path).unwrap_or_default();
     let lines: Vec<&str> = text.lines().collect();
     lines[lines.len().saturating_sub(30)..].join("\n")
+}
+
+/// Whether a node's `Ready` condition is true.
+pub fn node_ready(n: &Node) -> bool {
+    n.status
+        .as_ref()
+        .and_then(|s| s.conditions.as_ref())
+        .is_some_and(|cs| cs.iter().any(|c| c.type_ == "Ready" && c.status == "True"))
 }
 
 /// A plain HTTP GET on loopback: (status code, body).
