@@ -22,6 +22,7 @@ pub mod fair;
 mod free_order;
 pub mod ids;
 pub mod invariants;
+pub mod lookup;
 pub mod model;
 pub mod node;
 pub mod numa;

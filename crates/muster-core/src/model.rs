@@ -18,6 +18,7 @@ use crate::decision::{Admission, CycleOutput, Decision, InadmissibleReason, Pend
 use crate::ids::{
     CohortId, CqId, FlavorId, FrId, LevelId, NodeId, QuotaNodeId, ShapeId, WorkloadId,
 };
+use crate::lookup::LookupMap;
 use crate::node::{Labels, Node, Taint, Toleration};
 use crate::numa::Zones;
 use crate::quantity::Quantity;
@@ -346,7 +347,7 @@ pub struct Model {
     cq_index: BTreeMap<String, CqId>,
     cohorts: Vec<Cohort>,
     workloads: Vec<Workload>,
-    workload_index: BTreeMap<WorkloadKey, WorkloadId>,
+    workload_index: LookupMap<WorkloadKey, WorkloadId>,
     queues: Vec<CqQueue>,
     unscreened: BTreeSet<WorkloadId>,
     nominated: BTreeSet<WorkloadId>,
@@ -686,7 +687,7 @@ impl Model {
             cq_index,
             cohorts,
             workloads: Vec::new(),
-            workload_index: BTreeMap::new(),
+            workload_index: LookupMap::default(),
             unscreened: BTreeSet::new(),
             nominated: BTreeSet::new(),
             evicting: BTreeSet::new(),
@@ -702,7 +703,7 @@ impl Model {
     }
 
     /// Queues a workload at `now`. It is pending until a cycle admits it.
-    pub fn submit(&mut self, spec: WorkloadSpec, now: Time) -> Result<WorkloadId, ModelError> {
+    pub fn submit(&mut self, spec: &WorkloadSpec, now: Time) -> Result<WorkloadId, ModelError> {
         let key = WorkloadKey {
             namespace: spec.namespace.as_str().into(),
             name: spec.name.as_str().into(),

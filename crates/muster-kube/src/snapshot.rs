@@ -314,7 +314,7 @@ impl Snapshot {
                 .as_ref()
                 .map(time_of)
                 .unwrap_or_default();
-            let id = model.submit(spec.clone(), created)?;
+            let id = model.submit(spec, created)?;
             objects_of.insert(id, w.clone());
             let job = objects.job_of(w);
             if let Some(j) = job {

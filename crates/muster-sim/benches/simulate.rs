@@ -41,7 +41,7 @@ fn saturated(nodes: usize) -> Model {
     let scenario = muster_sim::synthetic::scenario(nodes, nodes * 2, 2, false);
     let mut model = Model::new(&scenario.cluster).expect("valid");
     for w in &scenario.workloads {
-        model.submit(w.spec.clone(), Time::ZERO).expect("valid");
+        model.submit(&w.spec, Time::ZERO).expect("valid");
     }
     let profile = Profile::default();
     loop {

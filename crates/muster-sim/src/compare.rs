@@ -417,7 +417,7 @@ pub fn report(base: &Run, candidate: &Run, rows: &[Row]) -> String {
         let max = runs
             .iter()
             .filter_map(|r| column(r).map(|i| (r, i)))
-            .flat_map(|(r, i)| r.timeline.samples.iter().map(move |s| s.pending.get(i)))
+            .flat_map(|(r, i)| r.timeline.iter().map(move |s| s.pending.get(i)))
             .flatten()
             .max()
             .copied()
@@ -533,19 +533,21 @@ mod tests {
         Run {
             config: config.into(),
             summary,
-            timeline: Timeline {
-                resources: vec!["cpu".into()],
-                cluster_queues: queues.iter().map(|q| q.to_string()).collect(),
-                samples: samples
-                    .iter()
-                    .map(|&(time, pending)| Sample {
+            timeline: {
+                let mut tl = Timeline::new(
+                    vec!["cpu".into()],
+                    queues.iter().map(|q| q.to_string()).collect(),
+                );
+                for &(time, pending) in samples {
+                    tl.push(Sample {
                         time,
-                        utilization: vec![0.5],
-                        pending: vec![pending; queues.len()],
-                        running: vec![0; queues.len()],
-                        queue_share: vec![0.0; queues.len()],
-                    })
-                    .collect(),
+                        utilization: &[0.5],
+                        pending: &vec![pending; queues.len()],
+                        running: &vec![0; queues.len()],
+                        queue_share: &vec![0.0; queues.len()],
+                    });
+                }
+                tl
             },
             queue_wait_samples: queues
                 .iter()

@@ -29,7 +29,7 @@ use muster_core::{
 use serde::Serialize;
 
 use crate::events::{EventKind, EventRecord, EventSink, PodRecord};
-use crate::stats::{Distribution, Integral, Sample, Timeline, jain, round6, thin};
+use crate::stats::{Distribution, Integral, Sample, Timeline, jain, round6, thin_indices};
 
 /// The most points of a ClusterQueue's `usageShareOverTime` (the last sample always kept).
 pub const MAX_SHARE_POINTS: usize = 200;
@@ -254,6 +254,14 @@ pub struct Work {
     pub counters: muster_core::decision::CycleCounters,
 }
 
+/// The columns of the timeline's next sample.
+struct Row {
+    utilization: Vec<f64>,
+    pending: Vec<u32>,
+    running: Vec<u32>,
+    queue_share: Vec<f64>,
+}
+
 #[derive(Clone, Debug, Default)]
 struct Track {
     scenario_index: usize,
@@ -289,12 +297,18 @@ struct Sim<'a> {
     tracks: Vec<Track>,
     /// Node names, shared by the events that place pods on them.
     node_names: Vec<Arc<str>>,
+    /// ClusterQueue names, shared by the events of their workloads.
+    cq_names: Vec<Arc<str>>,
+    /// Per workload submitted, its `namespace/name`, shared by its events.
+    workload_names: Vec<Arc<str>>,
     // Measurement.
     reported: Vec<usize>,
     cluster_use: Integral,
     queue_use: Vec<Integral>,
     capacity: Vec<i128>,
     timeline: Timeline,
+    /// The next sample's columns, kept up to date as usage changes.
+    row: Row,
     preemptions_by_cq: Vec<u64>,
     preemptions: u64,
     /// Per ClusterQueue (the victim's): preemptions per reason.
@@ -347,8 +361,8 @@ impl<'a> Sim<'a> {
             })
             .collect();
         let cqs = model.cluster_queues().len();
-        let timeline = Timeline {
-            resources: reported
+        let timeline = Timeline::new(
+            reported
                 .iter()
                 .map(|&r| {
                     resources
@@ -356,13 +370,12 @@ impl<'a> Sim<'a> {
                         .to_string()
                 })
                 .collect(),
-            cluster_queues: model
+            model
                 .cluster_queues()
                 .iter()
                 .map(|q| q.name.clone())
                 .collect(),
-            samples: Vec::new(),
-        };
+        );
         let (cpu, gpu) = (resources.id("cpu"), resources.id("nvidia.com/gpu"));
         let mut profile = options.profile.clone();
         if scenario.fair_sharing.is_some() {
@@ -385,8 +398,20 @@ impl<'a> Sim<'a> {
             options,
             profile,
             node_names,
+            cq_names: model
+                .cluster_queues()
+                .iter()
+                .map(|q| Arc::from(q.name.as_str()))
+                .collect(),
+            workload_names: Vec::with_capacity(scenario.workloads.len()),
             cluster_use: Integral::new(reported.len()),
             queue_use: vec![Integral::new(reported.len()); cqs],
+            row: Row {
+                utilization: vec![0.0; reported.len()],
+                pending: vec![0; cqs],
+                running: vec![0; cqs],
+                queue_share: vec![0.0; cqs],
+            },
             reported,
             capacity,
             timeline,
@@ -466,12 +491,11 @@ impl<'a> Sim<'a> {
     }
 
     fn record(&self, time: Time, kind: EventKind, w: WorkloadId) -> EventRecord {
-        let wl = self.model.workload(w);
         EventRecord::new(
             time.as_secs_f64(),
             kind,
-            wl.key.to_string(),
-            self.model.cluster_queue(wl.cq).name.clone(),
+            self.workload_names[w.index()].clone(),
+            self.cq_names[self.model.workload(w).cq.index()].clone(),
         )
     }
 
@@ -507,8 +531,10 @@ impl<'a> Sim<'a> {
                 break;
             }
             self.next_submission += 1;
-            let w = self.model.submit(sw.spec.clone(), now)?;
+            let w = self.model.submit(&sw.spec, now)?;
             debug_assert_eq!(w.index(), self.tracks.len());
+            self.workload_names
+                .push(Arc::from(self.model.workload(w).key.to_string()));
             self.tracks.push(Track {
                 scenario_index: i,
                 queued_since: now,
@@ -617,7 +643,7 @@ impl<'a> Sim<'a> {
                 sink.record(e)?;
             }
             Decision::Preempt { preemptor, victims } => {
-                let by = self.model.workload(*preemptor).key.to_string();
+                let by = &self.workload_names[preemptor.index()];
                 for v in victims {
                     let mut e = self.record(now, EventKind::Preempted, v.workload);
                     e.by = Some(by.clone());
@@ -705,40 +731,27 @@ impl<'a> Sim<'a> {
             if let Some(col) = self.reported.iter().position(|&x| x == r.index()) {
                 self.cluster_use.current[col] += sign * amount;
                 self.queue_use[cq].current[col] += sign * amount;
+                let (u, c) = (self.cluster_use.current[col], self.capacity[col]);
+                self.row.utilization[col] = if c > 0 { u as f64 / c as f64 } else { 0.0 };
             }
         }
+        self.row.queue_share[cq] = dominant(&self.queue_use[cq].current, &self.capacity, 1);
     }
 
     fn sample(&mut self, now: Time) {
-        let utilization = self
-            .cluster_use
-            .current
-            .iter()
-            .zip(&self.capacity)
-            .map(|(&u, &c)| if c > 0 { u as f64 / c as f64 } else { 0.0 })
-            .collect();
-        let pending = (0..self.model.cluster_queues().len())
-            .map(|i| self.model.queue(muster_core::CqId(i as u32)).pending.len() as u32)
-            .collect();
-        let running = (0..self.model.cluster_queues().len())
-            .map(|i| self.model.queue(muster_core::CqId(i as u32)).admitted.len() as u32)
-            .collect();
-        let queue_share = self
-            .queue_use
-            .iter()
-            .map(|q| dominant(&q.current, &self.capacity, 1))
-            .collect();
-        let s = Sample {
-            time: now.as_secs_f64(),
-            utilization,
-            pending,
-            running,
-            queue_share,
-        };
-        match self.timeline.samples.last_mut() {
-            Some(last) if last.time == s.time => *last = s,
-            _ => self.timeline.samples.push(s),
+        let row = &mut self.row;
+        for i in 0..row.pending.len() {
+            let queue = self.model.queue(muster_core::CqId(i as u32));
+            row.pending[i] = queue.pending.len() as u32;
+            row.running[i] = queue.admitted.len() as u32;
         }
+        self.timeline.push(Sample {
+            time: now.as_secs_f64(),
+            utilization: &row.utilization,
+            pending: &row.pending,
+            running: &row.running,
+            queue_share: &row.queue_share,
+        });
     }
 
     fn finish(self, end: Time) -> Outcome {
@@ -825,7 +838,9 @@ impl<'a> Sim<'a> {
             .collect();
         let mut shares = Vec::new();
         let mut weighted = Vec::new();
-        let samples = thin(&self.timeline.samples, MAX_SHARE_POINTS);
+        let samples: Vec<Sample<'_>> = thin_indices(self.timeline.len(), MAX_SHARE_POINTS)
+            .filter_map(|i| self.timeline.get(i))
+            .collect();
         for (i, q) in queues.iter_mut().enumerate() {
             q.preempted = self.preemptions_by_cq[i];
             q.preemptions_by_reason = self.preemptions_by_reason[i]

@@ -53,9 +53,9 @@ pub struct EventRecord {
     /// What happened.
     pub event: EventKind,
     /// `namespace/name`.
-    pub workload: String,
+    pub workload: Arc<str>,
     /// Its ClusterQueue.
-    pub cluster_queue: String,
+    pub cluster_queue: Arc<str>,
     /// Admitted: resource → flavor.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub flavors: Option<BTreeMap<String, String>>,
@@ -70,7 +70,7 @@ pub struct EventRecord {
     pub pods: Option<Vec<PodRecord>>,
     /// Preempted: the workload it made room for.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub by: Option<String>,
+    pub by: Option<Arc<str>>,
     /// Preempted: why (Kueue's reason names); Inadmissible: why, in words.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub reason: Option<String>,
@@ -78,7 +78,7 @@ pub struct EventRecord {
 
 impl EventRecord {
     /// A record with only the common fields.
-    pub fn new(time: f64, event: EventKind, workload: String, cluster_queue: String) -> Self {
+    pub fn new(time: f64, event: EventKind, workload: Arc<str>, cluster_queue: Arc<str>) -> Self {
         EventRecord {
             time,
             event,
@@ -263,7 +263,7 @@ mod tests {
         EventRecord::new(
             i as f64,
             EventKind::Submitted,
-            format!("ns/job-{i}"),
+            format!("ns/job-{i}").into(),
             "cq".into(),
         )
     }

@@ -354,7 +354,7 @@ fn wait_cdf(outcome: &Outcome) -> String {
 pub(crate) fn column(
     timeline: &Timeline,
     end: f64,
-    f: impl Fn(&crate::stats::Sample) -> f64,
+    f: impl Fn(crate::stats::Sample<'_>) -> f64,
 ) -> Vec<(f64, f64)> {
     columns(timeline, end, 1, |s, _| f(s))
         .pop()
@@ -367,12 +367,10 @@ pub(crate) fn columns(
     timeline: &Timeline,
     end: f64,
     n: usize,
-    f: impl Fn(&crate::stats::Sample, usize) -> f64,
+    f: impl Fn(crate::stats::Sample<'_>, usize) -> f64,
 ) -> Vec<Vec<(f64, f64)>> {
-    let mut reducers: Vec<Reducer> = (0..n)
-        .map(|_| Reducer::new(timeline.samples.len(), end))
-        .collect();
-    for sample in &timeline.samples {
+    let mut reducers: Vec<Reducer> = (0..n).map(|_| Reducer::new(timeline.len(), end)).collect();
+    for sample in timeline.iter() {
         for (i, r) in reducers.iter_mut().enumerate() {
             r.push(sample.time, f(sample, i));
         }
@@ -385,10 +383,9 @@ fn queue_chart(
     title: &str,
     tl: &Timeline,
     end: f64,
-    counts: impl Fn(&crate::stats::Sample) -> &[u32],
+    counts: impl for<'s> Fn(crate::stats::Sample<'s>) -> &'s [u32],
 ) -> String {
     let max = tl
-        .samples
         .iter()
         .flat_map(|s| counts(s).iter())
         .copied()
@@ -538,12 +535,12 @@ pub fn render(outcome: &Outcome, title: &str) -> String {
     ));
 
     html.push_str("<h2>Queues</h2>");
-    html.push_str(&queue_chart(PENDING_TITLE, tl, end, |s| &s.pending));
+    html.push_str(&queue_chart(PENDING_TITLE, tl, end, |s| s.pending));
     html.push_str(&queue_chart(
         "Running workloads per ClusterQueue",
         tl,
         end,
-        |s| &s.running,
+        |s| s.running,
     ));
 
     html.push_str(

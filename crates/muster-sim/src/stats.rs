@@ -39,47 +39,135 @@ impl Integral {
 }
 
 /// One point of the timeline: cluster-wide allocation and per-queue counts after an instant.
-#[derive(Clone, Debug, PartialEq)]
-pub struct Sample {
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct Sample<'a> {
     /// Seconds from the start.
     pub time: f64,
     /// Allocated / allocatable per reported resource.
-    pub utilization: Vec<f64>,
+    pub utilization: &'a [f64],
     /// Pending workloads per ClusterQueue.
-    pub pending: Vec<u32>,
+    pub pending: &'a [u32],
     /// Admitted (running) workloads per ClusterQueue.
-    pub running: Vec<u32>,
+    pub running: &'a [u32],
     /// Dominant share of the cluster per ClusterQueue: the largest, over the reported
     /// resources any node has, of the queue's allocated / the cluster's allocatable.
-    pub queue_share: Vec<f64>,
+    pub queue_share: &'a [f64],
 }
 
-/// The timeline and the names its columns refer to.
+/// The timeline and the names its columns refer to: one sample per instant at which
+/// something changed, in time order.
+///
+/// A replay of a long trace has hundreds of thousands of samples, so they are kept column by
+/// column rather than as a list of rows.
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Timeline {
     /// Resource names of `Sample::utilization`.
     pub resources: Vec<String>,
-    /// ClusterQueue names of `Sample::pending` and `Sample::running`.
+    /// ClusterQueue names of `Sample::pending`, `Sample::running` and `Sample::queue_share`.
     pub cluster_queues: Vec<String>,
-    /// Samples in time order, one per instant at which something changed.
-    pub samples: Vec<Sample>,
+    times: Vec<f64>,
+    utilization: Vec<f64>,
+    pending: Vec<u32>,
+    running: Vec<u32>,
+    queue_share: Vec<f64>,
+}
+
+impl Timeline {
+    /// An empty timeline over these resources and ClusterQueues.
+    pub fn new(resources: Vec<String>, cluster_queues: Vec<String>) -> Self {
+        Timeline {
+            resources,
+            cluster_queues,
+            ..Timeline::default()
+        }
+    }
+
+    /// Adds a sample after the last one; a sample at the last one's time replaces it.
+    ///
+    /// Each column takes as many values as it has names: missing values are zero, extra
+    /// ones are ignored.
+    pub fn push(&mut self, sample: Sample<'_>) {
+        if self.times.last() == Some(&sample.time) {
+            self.truncate(self.times.len() - 1);
+        }
+        let (r, q) = (self.resources.len(), self.cluster_queues.len());
+        self.times.push(sample.time);
+        extend_exact(&mut self.utilization, sample.utilization, r);
+        extend_exact(&mut self.pending, sample.pending, q);
+        extend_exact(&mut self.running, sample.running, q);
+        extend_exact(&mut self.queue_share, sample.queue_share, q);
+    }
+
+    fn truncate(&mut self, len: usize) {
+        let (r, q) = (self.resources.len(), self.cluster_queues.len());
+        self.times.truncate(len);
+        self.utilization.truncate(len * r);
+        self.pending.truncate(len * q);
+        self.running.truncate(len * q);
+        self.queue_share.truncate(len * q);
+    }
+
+    /// Number of samples.
+    pub fn len(&self) -> usize {
+        self.times.len()
+    }
+
+    /// Whether there are no samples.
+    pub fn is_empty(&self) -> bool {
+        self.times.is_empty()
+    }
+
+    /// The `i`-th sample, if there are that many.
+    pub fn get(&self, i: usize) -> Option<Sample<'_>> {
+        (i < self.len()).then(|| self.row(i))
+    }
+
+    /// The samples in time order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = Sample<'_>> + '_ {
+        (0..self.len()).map(|i| self.row(i))
+    }
+
+    /// Sample `i < len()`: every column holds `len()` rows of its width (`push` keeps it so).
+    fn row(&self, i: usize) -> Sample<'_> {
+        let (r, q) = (self.resources.len(), self.cluster_queues.len());
+        Sample {
+            time: self.times[i],
+            utilization: &self.utilization[i * r..(i + 1) * r],
+            pending: &self.pending[i * q..(i + 1) * q],
+            running: &self.running[i * q..(i + 1) * q],
+            queue_share: &self.queue_share[i * q..(i + 1) * q],
+        }
+    }
+}
+
+/// Appends exactly `n` values: `values`, cut or padded with the default.
+fn extend_exact<T: Copy + Default>(column: &mut Vec<T>, values: &[T], n: usize) {
+    let take = values.len().min(n);
+    column.extend_from_slice(&values[..take]);
+    column.resize(column.len() + (n - take), T::default());
 }
 
 /// At most `max` items of `items`, in order: every k-th from the first, with the smallest k
 /// that keeps the count within `max`, plus the last item. All of them when they fit.
 pub fn thin<T: Clone>(items: &[T], max: usize) -> Vec<T> {
-    let n = items.len();
-    if n <= max {
-        return items.to_vec();
-    }
-    if max < 2 {
-        return items.last().into_iter().take(max).cloned().collect();
-    }
-    // Indices 0, k, 2k, … below n - 1, then n - 1: ceil((n - 1) / k) + 1 ≤ max.
-    let k = (n - 1).div_ceil(max - 1);
-    let mut out: Vec<T> = items[..n - 1].iter().step_by(k).cloned().collect();
-    out.push(items[n - 1].clone());
-    out
+    thin_indices(items.len(), max)
+        .map(|i| items[i].clone())
+        .collect()
+}
+
+/// The indices, among `0..n`, that [`thin`] keeps.
+pub fn thin_indices(n: usize, max: usize) -> impl Iterator<Item = usize> {
+    let (step, tail) = if n <= max {
+        (1, n)
+    } else if max < 2 {
+        // Only the last item, if any is wanted.
+        (1, 0)
+    } else {
+        // Indices 0, k, 2k, … below n - 1, then n - 1: ceil((n - 1) / k) + 1 ≤ max.
+        ((n - 1).div_ceil(max - 1), n - 1)
+    };
+    let last = (n > max && max > 0).then(|| n - 1);
+    (0..tail).step_by(step).chain(last)
 }
 
 /// Rounds to 6 decimals, so that fractions print short and the same everywhere.
@@ -176,6 +264,42 @@ mod tests {
             assert_eq!(t.first(), v.first());
             assert_eq!(t.last(), v.last());
         }
+        assert_eq!(thin(&v, 1), vec![9]);
+        assert_eq!(thin(&v, 0), Vec::<u32>::new());
+    }
+
+    #[test]
+    fn timeline_keeps_one_sample_per_instant_and_its_columns_apart() {
+        let mut tl = Timeline::new(vec!["cpu".into()], vec!["a".into(), "b".into()]);
+        let sample = |time, pending: &'static [u32]| Sample {
+            time,
+            utilization: &[0.5],
+            pending,
+            running: &[1, 2],
+            queue_share: &[0.25, 0.75],
+        };
+        tl.push(sample(0.0, &[3, 4]));
+        tl.push(sample(1.0, &[5, 6]));
+        // The same instant again: the later state wins.
+        tl.push(sample(1.0, &[7, 8]));
+        // Columns of the wrong width are cut or padded, never shifted into the next row.
+        tl.push(Sample {
+            time: 2.0,
+            utilization: &[],
+            pending: &[9, 10, 11],
+            running: &[1],
+            queue_share: &[0.5, 0.5],
+        });
+        assert_eq!(tl.len(), 3);
+        let times: Vec<f64> = tl.iter().map(|s| s.time).collect();
+        assert_eq!(times, vec![0.0, 1.0, 2.0]);
+        assert_eq!(tl.get(1).map(|s| s.pending), Some(&[7, 8][..]));
+        let last = tl.get(2).expect("three samples");
+        assert_eq!(last.utilization, &[0.0]);
+        assert_eq!(last.pending, &[9, 10]);
+        assert_eq!(last.running, &[1, 0]);
+        assert_eq!(tl.get(0).map(|s| s.queue_share), Some(&[0.25, 0.75][..]));
+        assert_eq!(tl.get(3), None);
     }
 
     #[test]

@@ -538,7 +538,7 @@ proptest! {
         for (&head, &at) in &outcome.reservations {
             let key = outcome.model.workload(head).key.to_string();
             let admitted = sink.0.iter().find(|e| {
-                e.event == muster_sim::events::EventKind::Admitted && e.workload == key
+                e.event == muster_sim::events::EventKind::Admitted && *e.workload == *key
             });
             let admitted = admitted.map(|e| e.time).unwrap_or(f64::INFINITY);
             prop_assert!(

@@ -289,7 +289,7 @@ fn usage_share_over_time_follows_the_timeline() {
         qs["b"].usage_share_over_time.as_slice(),
         &[(0.0, 0.125), (50.0, 0.0), (100.0, 0.0)]
     );
-    let times: Vec<f64> = outcome.timeline.samples.iter().map(|s| s.time).collect();
+    let times: Vec<f64> = outcome.timeline.iter().map(|s| s.time).collect();
     assert_eq!(times, [0.0, 50.0, 100.0]);
     let v = json(&outcome);
     assert_eq!(
@@ -319,7 +319,7 @@ fn usage_share_over_time_is_capped_and_keeps_the_ends() {
         );
     }
     let outcome = simulate(&text);
-    assert_eq!(outcome.timeline.samples.len(), 301);
+    assert_eq!(outcome.timeline.len(), 301);
     let series = &outcome.summary.cluster_queues["q"].usage_share_over_time;
     assert!(series.len() <= muster_sim::engine::MAX_SHARE_POINTS);
     // k = ceil(300 / 199) = 2: instants 0, 2, …, 298, then 300.

@@ -12,7 +12,7 @@ fn t(s: i64) -> Time {
 }
 
 fn submit(m: &mut Model, w: WorkloadBuilder, at: i64) -> WorkloadId {
-    m.submit(w.build(), t(at)).expect("submit")
+    m.submit(&w.build(), t(at)).expect("submit")
 }
 
 fn step(m: &mut Model, at: i64) -> Vec<String> {
