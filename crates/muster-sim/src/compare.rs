@@ -414,14 +414,11 @@ pub fn report(base: &Run, candidate: &Run, rows: &[Row]) -> String {
     for &queue in &queues {
         // The queue's column in a run's timeline, if the run has the queue.
         let column = |run: &Run| run.timeline.cluster_queues.iter().position(|q| q == queue);
-        let max = runs
-            .iter()
-            .filter_map(|r| column(r).map(|i| (r, i)))
-            .flat_map(|(r, i)| r.timeline.iter().map(move |s| s.pending.get(i)))
-            .flatten()
-            .max()
-            .copied()
-            .unwrap_or(0);
+        let mut max = 0;
+        for (r, i) in runs.iter().filter_map(|r| column(r).map(|i| (r, i))) {
+            r.timeline
+                .for_each(|s| max = s.pending.get(i).copied().unwrap_or(0).max(max));
+        }
         html.push_str(&overlay(
             &format!("Pending workloads: {queue}"),
             runs,

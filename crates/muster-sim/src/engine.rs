@@ -838,9 +838,17 @@ impl<'a> Sim<'a> {
             .collect();
         let mut shares = Vec::new();
         let mut weighted = Vec::new();
-        let samples: Vec<Sample<'_>> = thin_indices(self.timeline.len(), MAX_SHARE_POINTS)
-            .filter_map(|i| self.timeline.get(i))
-            .collect();
+        let mut share_over_time = vec![Vec::new(); queues.len()];
+        let mut keep = thin_indices(self.timeline.len(), MAX_SHARE_POINTS).peekable();
+        let mut index = 0;
+        self.timeline.for_each(|s| {
+            if keep.next_if_eq(&index).is_some() {
+                for (over_time, &share) in share_over_time.iter_mut().zip(s.queue_share) {
+                    over_time.push((s.time, round6(share)));
+                }
+            }
+            index += 1;
+        });
         for (i, q) in queues.iter_mut().enumerate() {
             q.preempted = self.preemptions_by_cq[i];
             q.preemptions_by_reason = self.preemptions_by_reason[i]
@@ -855,10 +863,7 @@ impl<'a> Sim<'a> {
             }
             q.backfilled = self.backfilled_by_cq[i];
             summary.backfilled += q.backfilled;
-            q.usage_share_over_time = samples
-                .iter()
-                .map(|s| (s.time, round6(s.queue_share[i])))
-                .collect();
+            q.usage_share_over_time = std::mem::take(&mut share_over_time[i]);
             q.wait_seconds_mean = Distribution::of_millis(&queue_waits[i]).mean;
             if !used_cols.is_empty() {
                 let s: f64 = used_cols

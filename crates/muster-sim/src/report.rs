@@ -370,11 +370,11 @@ pub(crate) fn columns(
     f: impl Fn(crate::stats::Sample<'_>, usize) -> f64,
 ) -> Vec<Vec<(f64, f64)>> {
     let mut reducers: Vec<Reducer> = (0..n).map(|_| Reducer::new(timeline.len(), end)).collect();
-    for sample in timeline.iter() {
+    timeline.for_each(|sample| {
         for (i, r) in reducers.iter_mut().enumerate() {
             r.push(sample.time, f(sample, i));
         }
-    }
+    });
     reducers.into_iter().map(Reducer::finish).collect()
 }
 
@@ -385,12 +385,8 @@ fn queue_chart(
     end: f64,
     counts: impl for<'s> Fn(crate::stats::Sample<'s>) -> &'s [u32],
 ) -> String {
-    let max = tl
-        .iter()
-        .flat_map(|s| counts(s).iter())
-        .copied()
-        .max()
-        .unwrap_or(0);
+    let mut max = 0;
+    tl.for_each(|s| max = counts(s).iter().copied().fold(max, u32::max));
     let lines = columns(tl, end, tl.cluster_queues.len(), |s, i| {
         counts(s).get(i).copied().map_or(0.0, f64::from)
     });

@@ -57,8 +57,10 @@ pub struct Sample<'a> {
 /// The timeline and the names its columns refer to: one sample per instant at which
 /// something changed, in time order.
 ///
-/// A replay of a long trace has hundreds of thousands of samples, so they are kept column by
-/// column rather than as a list of rows.
+/// A replay of a long trace has hundreds of thousands of samples, and at each of them only a
+/// queue or two change. So the per-queue columns are kept as changes: a sample stores the
+/// queues whose counts or share differ from the sample before it. Read the samples with
+/// [`Timeline::for_each`].
 #[derive(Clone, Debug, Default, PartialEq)]
 pub struct Timeline {
     /// Resource names of `Sample::utilization`.
@@ -66,18 +68,49 @@ pub struct Timeline {
     /// ClusterQueue names of `Sample::pending`, `Sample::running` and `Sample::queue_share`.
     pub cluster_queues: Vec<String>,
     times: Vec<f64>,
+    /// `resources.len()` values per sample.
     utilization: Vec<f64>,
-    pending: Vec<u32>,
-    running: Vec<u32>,
-    queue_share: Vec<f64>,
+    /// Per sample, the end of its changes in `changes` (each starts where the last ended).
+    changes_end: Vec<usize>,
+    changes: Vec<QueueChange>,
+    /// Per ClusterQueue, its state after the last sample.
+    last: Vec<QueueState>,
+    /// Per ClusterQueue, its state before the last sample (so it can be replaced).
+    before_last: Vec<QueueState>,
+}
+
+/// A ClusterQueue's columns in one sample.
+#[derive(Clone, Copy, Debug, Default, PartialEq)]
+struct QueueState {
+    pending: u32,
+    running: u32,
+    share: f64,
+}
+
+impl QueueState {
+    /// Whether the two are the same to the bit (a share is never NaN).
+    fn same(&self, other: &QueueState) -> bool {
+        (self.pending, self.running, self.share.to_bits())
+            == (other.pending, other.running, other.share.to_bits())
+    }
+}
+
+/// A ClusterQueue whose state in a sample differs from the sample before.
+#[derive(Clone, Copy, Debug, PartialEq)]
+struct QueueChange {
+    queue: u32,
+    state: QueueState,
 }
 
 impl Timeline {
     /// An empty timeline over these resources and ClusterQueues.
     pub fn new(resources: Vec<String>, cluster_queues: Vec<String>) -> Self {
+        let start = vec![QueueState::default(); cluster_queues.len()];
         Timeline {
             resources,
             cluster_queues,
+            last: start.clone(),
+            before_last: start,
             ..Timeline::default()
         }
     }
@@ -87,24 +120,51 @@ impl Timeline {
     /// Each column takes as many values as it has names: missing values are zero, extra
     /// ones are ignored.
     pub fn push(&mut self, sample: Sample<'_>) {
-        if self.times.last() == Some(&sample.time) {
-            self.truncate(self.times.len() - 1);
-        }
         let (r, q) = (self.resources.len(), self.cluster_queues.len());
+        let last_start = self.changes_start(self.times.len().wrapping_sub(1));
+        if self.times.last() == Some(&sample.time) {
+            // Undo the last sample: its queues go back to their state before it.
+            for c in &self.changes[last_start..] {
+                let k = c.queue as usize;
+                self.last[k] = self.before_last[k];
+            }
+            self.changes.truncate(last_start);
+            self.changes_end.pop();
+            self.times.pop();
+            self.utilization.truncate(self.times.len() * r);
+        } else {
+            // The last sample becomes the one before.
+            for c in &self.changes[last_start..] {
+                self.before_last[c.queue as usize] = c.state;
+            }
+        }
         self.times.push(sample.time);
         extend_exact(&mut self.utilization, sample.utilization, r);
-        extend_exact(&mut self.pending, sample.pending, q);
-        extend_exact(&mut self.running, sample.running, q);
-        extend_exact(&mut self.queue_share, sample.queue_share, q);
+        let column = |values: &[u32], k: usize| values.get(k).copied().unwrap_or(0);
+        for k in 0..q {
+            let state = QueueState {
+                pending: column(sample.pending, k),
+                running: column(sample.running, k),
+                share: sample.queue_share.get(k).copied().unwrap_or(0.0),
+            };
+            if !state.same(&self.last[k]) {
+                self.changes.push(QueueChange {
+                    queue: k as u32,
+                    state,
+                });
+                self.last[k] = state;
+            }
+        }
+        self.changes_end.push(self.changes.len());
     }
 
-    fn truncate(&mut self, len: usize) {
-        let (r, q) = (self.resources.len(), self.cluster_queues.len());
-        self.times.truncate(len);
-        self.utilization.truncate(len * r);
-        self.pending.truncate(len * q);
-        self.running.truncate(len * q);
-        self.queue_share.truncate(len * q);
+    /// Where sample `i`'s changes start (the end, for no such sample).
+    fn changes_start(&self, i: usize) -> usize {
+        match i.checked_sub(1) {
+            Some(before) => self.changes_end.get(before).copied(),
+            None => Some(0),
+        }
+        .unwrap_or(self.changes.len())
     }
 
     /// Number of samples.
@@ -117,25 +177,30 @@ impl Timeline {
         self.times.is_empty()
     }
 
-    /// The `i`-th sample, if there are that many.
-    pub fn get(&self, i: usize) -> Option<Sample<'_>> {
-        (i < self.len()).then(|| self.row(i))
+    /// The samples' times, in order.
+    pub fn times(&self) -> &[f64] {
+        &self.times
     }
 
-    /// The samples in time order.
-    pub fn iter(&self) -> impl ExactSizeIterator<Item = Sample<'_>> + '_ {
-        (0..self.len()).map(|i| self.row(i))
-    }
-
-    /// Sample `i < len()`: every column holds `len()` rows of its width (`push` keeps it so).
-    fn row(&self, i: usize) -> Sample<'_> {
+    /// Calls `f` with each sample, in time order.
+    pub fn for_each(&self, mut f: impl FnMut(Sample<'_>)) {
         let (r, q) = (self.resources.len(), self.cluster_queues.len());
-        Sample {
-            time: self.times[i],
-            utilization: &self.utilization[i * r..(i + 1) * r],
-            pending: &self.pending[i * q..(i + 1) * q],
-            running: &self.running[i * q..(i + 1) * q],
-            queue_share: &self.queue_share[i * q..(i + 1) * q],
+        let (mut pending, mut running, mut share) = (vec![0; q], vec![0; q], vec![0.0; q]);
+        let mut start = 0;
+        for (i, (&time, &end)) in self.times.iter().zip(&self.changes_end).enumerate() {
+            for c in &self.changes[start..end] {
+                let k = c.queue as usize;
+                (pending[k], running[k], share[k]) =
+                    (c.state.pending, c.state.running, c.state.share);
+            }
+            start = end;
+            f(Sample {
+                time,
+                utilization: &self.utilization[i * r..(i + 1) * r],
+                pending: &pending,
+                running: &running,
+                queue_share: &share,
+            });
         }
     }
 }
@@ -291,15 +356,83 @@ mod tests {
             queue_share: &[0.5, 0.5],
         });
         assert_eq!(tl.len(), 3);
-        let times: Vec<f64> = tl.iter().map(|s| s.time).collect();
-        assert_eq!(times, vec![0.0, 1.0, 2.0]);
-        assert_eq!(tl.get(1).map(|s| s.pending), Some(&[7, 8][..]));
-        let last = tl.get(2).expect("three samples");
-        assert_eq!(last.utilization, &[0.0]);
-        assert_eq!(last.pending, &[9, 10]);
-        assert_eq!(last.running, &[1, 0]);
-        assert_eq!(tl.get(0).map(|s| s.queue_share), Some(&[0.25, 0.75][..]));
-        assert_eq!(tl.get(3), None);
+        assert_eq!(tl.times(), &[0.0, 1.0, 2.0]);
+        let mut seen = Vec::new();
+        tl.for_each(|s| {
+            seen.push((
+                s.utilization.to_vec(),
+                s.pending.to_vec(),
+                s.running.to_vec(),
+                s.queue_share.to_vec(),
+            ))
+        });
+        assert_eq!(
+            seen,
+            vec![
+                (vec![0.5], vec![3, 4], vec![1, 2], vec![0.25, 0.75]),
+                (vec![0.5], vec![7, 8], vec![1, 2], vec![0.25, 0.75]),
+                (vec![0.0], vec![9, 10], vec![1, 0], vec![0.5, 0.5]),
+            ]
+        );
+    }
+
+    /// A sample as plain rows: (time, utilization, pending, running, share).
+    type Row = (f64, Vec<f64>, Vec<u32>, Vec<u32>, Vec<f64>);
+
+    proptest::proptest! {
+        /// Whatever the pushes (new instants, the same instant again, values that come back
+        /// to what they were), the timeline reads back as a plain list of rows would.
+        #[test]
+        fn timeline_reads_back_what_was_pushed(
+            pushes in proptest::collection::vec(
+                (
+                    proptest::bool::ANY,
+                    proptest::collection::vec(0u32..3, 3),
+                    proptest::collection::vec(0u32..3, 3),
+                    proptest::collection::vec(0u8..3, 3),
+                    0u8..4,
+                ),
+                0..40,
+            )
+        ) {
+            let mut tl = Timeline::new(
+                vec!["cpu".into()],
+                vec!["a".into(), "b".into(), "c".into()],
+            );
+            let mut rows: Vec<Row> = Vec::new();
+            let mut time = 0.0;
+            for (same_instant, pending, running, share, used) in pushes {
+                if !same_instant || rows.is_empty() {
+                    time += 1.0;
+                }
+                let share: Vec<f64> = share.iter().map(|&x| f64::from(x) / 4.0).collect();
+                let utilization = vec![f64::from(used) / 4.0];
+                tl.push(Sample {
+                    time,
+                    utilization: &utilization,
+                    pending: &pending,
+                    running: &running,
+                    queue_share: &share,
+                });
+                let row = (time, utilization, pending, running, share);
+                match rows.last_mut() {
+                    Some(last) if last.0 == time => *last = row,
+                    _ => rows.push(row),
+                }
+            }
+            let mut read: Vec<Row> = Vec::new();
+            tl.for_each(|s| {
+                read.push((
+                    s.time,
+                    s.utilization.to_vec(),
+                    s.pending.to_vec(),
+                    s.running.to_vec(),
+                    s.queue_share.to_vec(),
+                ))
+            });
+            proptest::prop_assert_eq!(tl.len(), rows.len());
+            proptest::prop_assert_eq!(read, rows);
+        }
     }
 
     #[test]

@@ -289,7 +289,7 @@ fn usage_share_over_time_follows_the_timeline() {
         qs["b"].usage_share_over_time.as_slice(),
         &[(0.0, 0.125), (50.0, 0.0), (100.0, 0.0)]
     );
-    let times: Vec<f64> = outcome.timeline.iter().map(|s| s.time).collect();
+    let times: Vec<f64> = outcome.timeline.times().to_vec();
     assert_eq!(times, [0.0, 50.0, 100.0]);
     let v = json(&outcome);
     assert_eq!(
