@@ -37,6 +37,18 @@ impl<K: Eq + Hash, V> LookupMap<K, V> {
         self.0.insert(key, value)
     }
 
+    /// Gives `key` the value `value` if it has none; whether it had none (else the map is
+    /// left as it was).
+    pub fn insert_new(&mut self, key: K, value: V) -> bool {
+        match self.0.entry(key) {
+            std::collections::hash_map::Entry::Occupied(_) => false,
+            std::collections::hash_map::Entry::Vacant(v) => {
+                v.insert(value);
+                true
+            }
+        }
+    }
+
     /// Number of keys.
     pub fn len(&self) -> usize {
         self.0.len()
@@ -63,5 +75,9 @@ mod tests {
         assert!(m.contains_key(&"b".to_string()));
         assert!(!m.contains_key(&"c".to_string()));
         assert_eq!(m.len(), 2);
+        assert!(!m.insert_new("b".to_string(), 4));
+        assert_eq!(m.get(&"b".to_string()), Some(&2));
+        assert!(m.insert_new("c".to_string(), 5));
+        assert_eq!(m.get(&"c".to_string()), Some(&5));
     }
 }

@@ -714,9 +714,6 @@ impl Model {
                 cluster_queue: spec.cluster_queue.clone(),
             }
         })?;
-        if self.workload_index.contains_key(&key) {
-            return Err(duplicate("workload", &key.to_string()));
-        }
         if spec.pod_sets.is_empty() || spec.pod_sets.iter().any(|p| p.count == 0) {
             return Err(ModelError::NoPods(key.to_string()));
         }
@@ -735,6 +732,11 @@ impl Model {
             }),
             None => None,
         };
+        // The last check: from here on the workload is added.
+        let id = WorkloadId(self.workloads.len() as u32);
+        if !self.workload_index.insert_new(key.clone(), id) {
+            return Err(duplicate("workload", &key.to_string()));
+        }
         let mut shape_key = ShapeKey {
             cq,
             topology,
@@ -780,9 +782,8 @@ impl Model {
                 self.shapes.insert(shape_key, shape)
             }
         };
-        let id = WorkloadId(self.workloads.len() as u32);
         self.workloads.push(Workload {
-            key: key.clone(),
+            key,
             cq,
             priority: spec.priority,
             submitted_at: now,
@@ -796,7 +797,6 @@ impl Model {
             evicting: false,
             evicted_at: None,
         });
-        self.workload_index.insert(key, id);
         self.enqueue(id);
         self.unscreened.insert(id);
         Ok(id)

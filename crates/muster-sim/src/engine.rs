@@ -605,14 +605,17 @@ impl<'a> Sim<'a> {
                 let mut e = self.record(now, EventKind::Admitted, a.workload);
                 let per_set = self.model.admission_flavors(a);
                 let names = &self.model.workload(a.workload).pod_set_names;
-                let mut flavors: BTreeMap<String, String> = BTreeMap::new();
-                for m in per_set.iter().rev() {
-                    flavors.extend(m.clone());
-                }
-                e.flavors = Some(flavors);
                 if per_set.windows(2).any(|w| w[0] != w[1]) {
-                    e.pod_set_flavors =
-                        Some(names.iter().cloned().zip(per_set.iter().cloned()).collect());
+                    // Each resource's flavor in the first pod set that asks for it.
+                    let mut flavors: BTreeMap<String, String> = BTreeMap::new();
+                    for m in per_set.iter().rev() {
+                        flavors.extend(m.clone());
+                    }
+                    e.flavors = Some(flavors);
+                    e.pod_set_flavors = Some(names.iter().cloned().zip(per_set).collect());
+                } else {
+                    // All pod sets alike: any one of them is the whole.
+                    e.flavors = Some(per_set.into_iter().next().unwrap_or_default());
                 }
                 e.borrowing = Some(a.borrowing);
                 let shape = self.model.shape_of(a.workload);
