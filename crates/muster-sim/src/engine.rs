@@ -28,7 +28,7 @@ use muster_core::{
 };
 use serde::Serialize;
 
-use crate::events::{EventKind, EventRecord, EventSink, PodRecord};
+use crate::events::{EventKind, EventRecord, EventSink, Placements, PodPlacement};
 use crate::stats::{Distribution, Integral, Sample, Timeline, jain, round6, thin_indices};
 
 /// The most points of a ClusterQueue's `usageShareOverTime` (the last sample always kept).
@@ -296,7 +296,7 @@ struct Sim<'a> {
     seq: u64,
     tracks: Vec<Track>,
     /// Node names, shared by the events that place pods on them.
-    node_names: Vec<Arc<str>>,
+    node_names: Arc<[String]>,
     /// ClusterQueue names, shared by the events of their workloads.
     cq_names: Vec<Arc<str>>,
     /// Per workload submitted, its `namespace/name`, shared by its events.
@@ -388,11 +388,7 @@ impl<'a> Sim<'a> {
             mode: if profile.numa_blind { "blind" } else { "aware" },
             ..NumaSummary::default()
         });
-        let node_names = model
-            .nodes()
-            .iter()
-            .map(|n| Arc::from(n.name.as_str()))
-            .collect();
+        let node_names = model.nodes().iter().map(|n| n.name.clone()).collect();
         Sim {
             scenario,
             options,
@@ -619,26 +615,36 @@ impl<'a> Sim<'a> {
                 }
                 e.borrowing = Some(a.borrowing);
                 let shape = self.model.shape_of(a.workload);
-                let mut pods = Vec::with_capacity(a.placements.len());
+                let mut pods =
+                    Placements::new(self.node_names.clone(), names.clone(), a.placements.len());
                 let mut k = 0;
                 let zones = self.model.zones();
                 for (pi, ps) in shape.pod_sets.iter().enumerate() {
-                    let pod_set: Arc<str> = Arc::from(names[pi].as_str());
                     for index in 0..ps.count {
                         let node = a.placements[k];
                         let held = zones
                             .has_topology(node)
                             .then(|| a.numa.zones_of(k as u32))
                             .filter(|held| !held.is_empty());
-                        pods.push(PodRecord {
-                            pod_set: pod_set.clone(),
+                        let known = pods.push(PodPlacement {
+                            pod_set: pi as u32,
                             index,
-                            node: self.node_names[node.index()].clone(),
+                            node: node.0,
                             numa_zones: held.map(|held| {
                                 held.iter().map(|z| zones.name(*z).to_string()).collect()
                             }),
                             topology_affinity_error: a.numa.affinity_errors.contains(&(k as u32)),
                         });
+                        if !known {
+                            return Err(SimError::Invariant {
+                                time: now.as_secs_f64(),
+                                message: format!(
+                                    "{} placed a pod of pod set {pi} on node {}: not in the model",
+                                    self.workload_names[a.workload.index()],
+                                    node.0
+                                ),
+                            });
+                        }
                         k += 1;
                     }
                 }

@@ -25,23 +25,101 @@ pub enum EventKind {
 }
 
 /// Where one pod of an admitted workload runs.
-#[derive(Clone, Debug, PartialEq, Eq, Serialize)]
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize)]
 #[serde(rename_all = "camelCase")]
-pub struct PodRecord {
+pub struct PodRecord<'a> {
     /// Pod set name.
-    pub pod_set: Arc<str>,
+    pub pod_set: &'a str,
     /// Index of the pod in its pod set.
     pub index: u32,
     /// Node name.
-    pub node: Arc<str>,
+    pub node: &'a str,
     /// The NUMA zones its aligned resources come from, where the node has a
     /// NodeResourceTopology and the pod holds zone resources.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub numa_zones: Option<Vec<String>>,
+    pub numa_zones: Option<&'a [String]>,
     /// NUMA-blind placement only: the node's kubelet would reject this pod with a Topology
     /// Affinity Error.
     #[serde(skip_serializing_if = "std::ops::Not::not")]
     pub topology_affinity_error: bool,
+}
+
+/// Where the pods of an admitted workload run: a [`PodRecord`] each, serialized as their
+/// list.
+///
+/// A replay of a large trace places millions of pods, so a pod is kept as numbers: its pod
+/// set and node are positions in name lists that the pods share (the node names with every
+/// event of the run).
+#[derive(Clone, Debug, PartialEq)]
+pub struct Placements {
+    nodes: Arc<[String]>,
+    pod_sets: Vec<String>,
+    pods: Vec<PodPlacement>,
+}
+
+/// One pod of [`Placements`], by position in its name lists.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct PodPlacement {
+    /// Position of its pod set's name.
+    pub pod_set: u32,
+    /// Index of the pod in its pod set.
+    pub index: u32,
+    /// Position of its node's name.
+    pub node: u32,
+    /// As [`PodRecord::numa_zones`].
+    pub numa_zones: Option<Vec<String>>,
+    /// As [`PodRecord::topology_affinity_error`].
+    pub topology_affinity_error: bool,
+}
+
+impl Placements {
+    /// No pods yet, of pod sets named `pod_sets`, on nodes named `nodes`.
+    pub fn new(nodes: Arc<[String]>, pod_sets: Vec<String>, capacity: usize) -> Self {
+        Placements {
+            nodes,
+            pod_sets,
+            pods: Vec::with_capacity(capacity),
+        }
+    }
+
+    /// Adds a pod; whether its pod set and node are in the name lists (if not, nothing is
+    /// added).
+    pub fn push(&mut self, pod: PodPlacement) -> bool {
+        let known =
+            (pod.pod_set as usize) < self.pod_sets.len() && (pod.node as usize) < self.nodes.len();
+        if known {
+            self.pods.push(pod);
+        }
+        known
+    }
+
+    /// Number of pods.
+    pub fn len(&self) -> usize {
+        self.pods.len()
+    }
+
+    /// Whether there are no pods.
+    pub fn is_empty(&self) -> bool {
+        self.pods.is_empty()
+    }
+
+    /// The pods, in order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = PodRecord<'_>> + '_ {
+        // `push` admits only positions within the lists.
+        self.pods.iter().map(|p| PodRecord {
+            pod_set: &self.pod_sets[p.pod_set as usize],
+            index: p.index,
+            node: &self.nodes[p.node as usize],
+            numa_zones: p.numa_zones.as_deref(),
+            topology_affinity_error: p.topology_affinity_error,
+        })
+    }
+}
+
+impl Serialize for Placements {
+    fn serialize<S: serde::Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.collect_seq(self.iter())
+    }
 }
 
 /// One line of `events.jsonl`.
@@ -67,7 +145,7 @@ pub struct EventRecord {
     pub borrowing: Option<bool>,
     /// Admitted: the node of every pod.
     #[serde(skip_serializing_if = "Option::is_none")]
-    pub pods: Option<Vec<PodRecord>>,
+    pub pods: Option<Placements>,
     /// Preempted: the workload it made room for.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub by: Option<Arc<str>>,
@@ -256,6 +334,41 @@ mod tests {
         assert_eq!(
             serde_json::to_string(&e).unwrap(),
             r#"{"time":30.0,"event":"Preempted","workload":"team-a/train-1","clusterQueue":"team-a","by":"team-a/train-2","reason":"InClusterQueue"}"#
+        );
+    }
+
+    #[test]
+    fn pods_serialize_as_a_list_of_records_by_name() {
+        let nodes: Arc<[String]> = vec!["n0".to_string(), "n1".to_string()].into();
+        let mut pods = Placements::new(nodes, vec!["main".into(), "rest".into()], 3);
+        assert!(pods.push(PodPlacement {
+            pod_set: 0,
+            index: 0,
+            node: 1,
+            ..PodPlacement::default()
+        }));
+        assert!(pods.push(PodPlacement {
+            pod_set: 1,
+            index: 0,
+            node: 0,
+            numa_zones: Some(vec!["node-0".into()]),
+            topology_affinity_error: true,
+        }));
+        // Positions outside the name lists are refused, not written as some other name.
+        assert!(!pods.push(PodPlacement {
+            node: 2,
+            ..PodPlacement::default()
+        }));
+        assert!(!pods.push(PodPlacement {
+            pod_set: 2,
+            ..PodPlacement::default()
+        }));
+        assert_eq!(pods.len(), 2);
+        let mut e = EventRecord::new(5.0, EventKind::Admitted, "ns/a".into(), "q".into());
+        e.pods = Some(pods);
+        assert_eq!(
+            serde_json::to_string(&e).unwrap(),
+            r#"{"time":5.0,"event":"Admitted","workload":"ns/a","clusterQueue":"q","pods":[{"podSet":"main","index":0,"node":"n1"},{"podSet":"rest","index":0,"node":"n0","numaZones":["node-0"],"topologyAffinityError":true}]}"#
         );
     }
 

@@ -545,7 +545,7 @@ proptest! {
                 admitted <= at.as_secs_f64(),
                 "{key} reserved from {}s but admitted at {admitted}s\n{}",
                 at.as_secs_f64(),
-                sink.0.iter().map(|e| format!("{} {:?} {} {:?}", e.time, e.event, e.workload, e.pods.as_ref().map(|p| p.iter().map(|p| p.node.clone()).collect::<Vec<_>>()))).collect::<Vec<_>>().join("\n")
+                sink.0.iter().map(|e| format!("{} {:?} {} {:?}", e.time, e.event, e.workload, e.pods.as_ref().map(|p| p.iter().map(|p| p.node.to_string()).collect::<Vec<_>>()))).collect::<Vec<_>>().join("\n")
             );
         }
     }
