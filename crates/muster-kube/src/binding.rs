@@ -13,6 +13,9 @@
 //!   slot left.
 //! - A gang whose planned node is gone, or whose bind failed, is re-planned as a whole: its
 //!   Workload is evicted, the Job suspended (its pods deleted), and it queues again.
+//! - So is a gang that still lacks some of its pods, none bound, a set time after its
+//!   admission (`--gang-pods-timeout`; a namespace's ResourceQuota or an admission policy
+//!   can keep a Job from creating them all): it held quota and nodes that nothing used.
 //! - Pods are matched to slots in completion-index order (then by name), slots in the order
 //!   the admission lists its nodes: an indexed Job's neighbouring ranks share a node.
 //!
@@ -85,6 +88,18 @@ pub const REASON_BIND_FAILED: &str = "BindFailed";
 /// Reason of `Evicted=True` when a kubelet rejected a gang's pod for want of aligned NUMA
 /// resources (the pod's own status reason).
 pub const REASON_TOPOLOGY_AFFINITY_ERROR: &str = "TopologyAffinityError";
+/// Reason of `Evicted=True` when a gang still lacked some of its pods, none bound, when its
+/// time to create them ran out.
+pub const REASON_PODS_MISSING: &str = "PodsMissing";
+
+/// How long an admitted gang may wait for all its pods to exist, and the time now.
+#[derive(Clone, Copy, Debug)]
+pub struct PodsTimeout {
+    /// The time now.
+    pub now: jiff::Timestamp,
+    /// The wait allowed from admission.
+    pub after: std::time::Duration,
+}
 
 /// What to bind and what to re-plan.
 #[derive(Clone, Debug, Default)]
@@ -95,6 +110,8 @@ pub struct BindPlan {
     pub replans: Vec<Replan>,
     /// Gangs waiting for the rest of their pods: (Workload, pods there, pods expected).
     pub waiting: Vec<((String, String), usize, usize)>,
+    /// When the first of the waiting gangs runs out of time (a cycle is due then).
+    pub wake_at: Option<jiff::Timestamp>,
     /// Pods of admitted gangs that their kubelet rejected with a Topology Affinity Error.
     pub topology_affinity_errors: usize,
 }
@@ -164,11 +181,23 @@ fn expected_pods(job: &Job, admitted: i64) -> i64 {
     n.max(0)
 }
 
-/// The binds and re-plans for every admitted gang, given Muster's pods (`objects.pods`)
-/// and the Workloads whose binds failed in the last round (`bind_failures`, with why).
+/// Whether the Job's pods name `scheduler`: they are Muster's to bind.
+fn pods_scheduled_by(job: &Job, scheduler: Option<&str>) -> bool {
+    let named = job
+        .spec
+        .as_ref()
+        .and_then(|s| s.template.spec.as_ref())
+        .and_then(|s| s.scheduler_name.as_deref());
+    scheduler.is_some() && named == scheduler
+}
+
+/// The binds and re-plans for every admitted gang, given Muster's pods (`objects.pods`),
+/// the Workloads whose binds failed in the last round (`bind_failures`, with why), and how
+/// long a gang may wait for its pods (`None`: for ever).
 pub fn plan_binds(
     objects: &Objects,
     bind_failures: &BTreeMap<(String, String), String>,
+    pods_timeout: Option<&PodsTimeout>,
 ) -> BindPlan {
     let mut out = BindPlan::default();
     let mut by_job: BTreeMap<&str, Vec<&Arc<Pod>>> = BTreeMap::new();
@@ -240,6 +269,18 @@ pub fn plan_binds(
             continue;
         }
         if pods.is_empty() {
+            // No pod yet: waiting, if its pods are to be Muster's.
+            let expected = expected_pods(j, planned.iter().map(|(_, c)| c).sum());
+            if expected > 0 && pods_scheduled_by(j, objects.scheduler_name.as_deref()) {
+                out.wait(
+                    w,
+                    wkey,
+                    0,
+                    expected as usize,
+                    admitted_at.as_ref(),
+                    pods_timeout,
+                );
+            }
             continue;
         }
         if let Some(gone) = planned.iter().find(|(n, _)| !nodes.contains(n)) {
@@ -267,7 +308,14 @@ pub fn plan_binds(
         let started = !taken.is_empty();
         let expected = expected_pods(j, planned.iter().map(|(_, c)| c).sum());
         if !started && (unbound.len() as i64) < expected {
-            out.waiting.push((wkey, unbound.len(), expected as usize));
+            out.wait(
+                w,
+                wkey,
+                unbound.len(),
+                expected as usize,
+                admitted_at.as_ref(),
+                pods_timeout,
+            );
             continue;
         }
         unbound.sort_by_key(|p| (completion_index(p), p.metadata.name.clone()));
@@ -305,6 +353,42 @@ pub fn plan_binds(
         }
     }
     out
+}
+
+impl BindPlan {
+    /// A gang admitted at `admitted_at` has `there` of the `expected` pods it waits for, none
+    /// bound: it waits, or is planned again when its time is up.
+    fn wait(
+        &mut self,
+        w: &Arc<Workload>,
+        wkey: (String, String),
+        there: usize,
+        expected: usize,
+        admitted_at: Option<&Time>,
+        pods_timeout: Option<&PodsTimeout>,
+    ) {
+        let deadline = pods_timeout.zip(admitted_at).and_then(|(t, at)| {
+            let after = jiff::SignedDuration::try_from(t.after).ok()?;
+            Some((t, at.0.checked_add(after).ok()?))
+        });
+        match deadline {
+            Some((t, deadline)) if deadline <= t.now => self.replans.push(Replan {
+                workload: w.clone(),
+                reason: REASON_PODS_MISSING,
+                message: format!(
+                    "Only {there} of its {expected} pods existed {}s after its admission; the \
+                     gang is planned again",
+                    t.after.as_secs()
+                ),
+            }),
+            _ => {
+                if let Some((_, deadline)) = deadline {
+                    self.wake_at = Some(self.wake_at.map_or(deadline, |w| w.min(deadline)));
+                }
+                self.waiting.push((wkey, there, expected));
+            }
+        }
+    }
 }
 
 #[cfg(test)]
@@ -387,12 +471,12 @@ mod tests {
             pod(0, None, "Pending"),
             pod(1, None, "Pending"),
         ];
-        let plan = plan_binds(&o, &BTreeMap::new());
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
         assert!(plan.binds.is_empty(), "3 of 4 pods: nothing is bound");
         assert_eq!(plan.waiting, vec![(("ns".into(), "job-j".into()), 3, 4)]);
 
         o.pods.push(pod(3, None, "Pending"));
-        let plan = plan_binds(&o, &BTreeMap::new());
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
         assert_eq!(plan.binds.len(), 1);
         assert!(plan.binds[0].whole);
         assert_eq!(
@@ -410,6 +494,82 @@ mod tests {
         assert_eq!(slots, [0, 1, 2, 3]);
     }
 
+    /// The time `secs` seconds after the test Workload's admission, and a 300 s limit.
+    fn after_admission(secs: i64) -> PodsTimeout {
+        let admitted: jiff::Timestamp = ADMITTED_AT.parse().expect("a timestamp");
+        PodsTimeout {
+            now: admitted + jiff::SignedDuration::from_secs(secs),
+            after: std::time::Duration::from_secs(300),
+        }
+    }
+
+    #[test]
+    fn a_gang_short_of_pods_is_planned_again_when_its_time_is_up() {
+        let mut o = objects();
+        o.pods = vec![pod(0, None, "Pending"), pod(1, None, "Pending")];
+        let admitted: jiff::Timestamp = ADMITTED_AT.parse().expect("a timestamp");
+
+        let plan = plan_binds(&o, &BTreeMap::new(), Some(&after_admission(299)));
+        assert!(plan.replans.is_empty() && plan.binds.is_empty());
+        assert_eq!(plan.waiting, vec![(("ns".into(), "job-j".into()), 2, 4)]);
+        assert_eq!(
+            plan.wake_at,
+            Some(admitted + jiff::SignedDuration::from_secs(300)),
+            "a cycle is due when its time runs out"
+        );
+
+        let plan = plan_binds(&o, &BTreeMap::new(), Some(&after_admission(300)));
+        assert!(plan.binds.is_empty() && plan.waiting.is_empty());
+        assert_eq!(plan.replans.len(), 1);
+        assert_eq!(plan.replans[0].reason, REASON_PODS_MISSING);
+        assert!(
+            plan.replans[0].message.contains("Only 2 of its 4 pods"),
+            "{}",
+            plan.replans[0].message
+        );
+
+        // Without a limit it waits for ever.
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
+        assert!(plan.replans.is_empty() && plan.wake_at.is_none());
+
+        // A gang with a pod bound already is being completed, not waiting: no limit.
+        o.pods[0] = pod(0, Some("n1"), "Running");
+        let plan = plan_binds(&o, &BTreeMap::new(), Some(&after_admission(3600)));
+        assert!(plan.replans.is_empty() && plan.waiting.is_empty());
+        assert_eq!(placed(&plan), [("j-1-x".to_string(), "n1".to_string())]);
+    }
+
+    #[test]
+    fn a_gang_with_no_pod_at_all_waits_only_if_its_pods_are_musters() {
+        let late = after_admission(301);
+        // Muster binds, and the Job's pods name it: no pod in 300 s is a gang short of pods.
+        let mut o = objects();
+        o.scheduler_name = Some("muster".into());
+        let mut job = (*o.jobs[0]).clone();
+        let template = job.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+        template.scheduler_name = Some("muster".into());
+        o.jobs = vec![Arc::new(job.clone())];
+        let plan = plan_binds(&o, &BTreeMap::new(), Some(&after_admission(10)));
+        assert_eq!(plan.waiting, vec![(("ns".into(), "job-j".into()), 0, 4)]);
+        let plan = plan_binds(&o, &BTreeMap::new(), Some(&late));
+        assert_eq!(plan.replans.len(), 1);
+        assert!(plan.replans[0].message.contains("Only 0 of its 4 pods"));
+
+        // Its pods are another scheduler's (the webhook left the template alone): not ours
+        // to wait for.
+        let template = job.spec.as_mut().unwrap().template.spec.as_mut().unwrap();
+        template.scheduler_name = Some("volcano".into());
+        o.jobs = vec![Arc::new(job)];
+        let plan = plan_binds(&o, &BTreeMap::new(), Some(&late));
+        assert!(plan.replans.is_empty() && plan.waiting.is_empty());
+
+        // Muster only admits (kube-scheduler places the pods): nothing to wait for either.
+        let mut o = objects();
+        o.scheduler_name = None;
+        let plan = plan_binds(&o, &BTreeMap::new(), Some(&late));
+        assert!(plan.replans.is_empty() && plan.waiting.is_empty());
+    }
+
     #[test]
     fn a_partly_bound_gang_is_completed_on_the_slots_left() {
         // A controller stopped after binding two pods; the next one finishes the gang.
@@ -420,7 +580,7 @@ mod tests {
             pod(2, None, "Pending"),
             pod(3, None, "Pending"),
         ];
-        let plan = plan_binds(&o, &BTreeMap::new());
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
         assert!(!plan.binds[0].whole);
         assert_eq!(
             placed(&plan),
@@ -437,7 +597,7 @@ mod tests {
             pod(4, None, "Pending"),
         ];
         assert_eq!(
-            placed(&plan_binds(&o, &BTreeMap::new())),
+            placed(&plan_binds(&o, &BTreeMap::new(), None)),
             [("j-4-x".to_string(), "n1".to_string())]
         );
     }
@@ -449,7 +609,7 @@ mod tests {
         job.status.as_mut().unwrap().succeeded = Some(2);
         o.jobs = vec![Arc::new(job)];
         o.pods = vec![pod(2, None, "Pending"), pod(3, None, "Pending")];
-        let plan = plan_binds(&o, &BTreeMap::new());
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
         assert_eq!(
             placed(&plan).len(),
             2,
@@ -462,7 +622,7 @@ mod tests {
         let mut o = objects();
         o.pods = (0..4).map(|i| pod(i, None, "Pending")).collect();
         o.nodes.retain(|n| n.metadata.name.as_deref() != Some("n2"));
-        let plan = plan_binds(&o, &BTreeMap::new());
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
         assert!(plan.binds.is_empty());
         assert_eq!(plan.replans.len(), 1);
         assert_eq!(plan.replans[0].reason, REASON_NODE_GONE);
@@ -479,7 +639,7 @@ mod tests {
         };
         let failed =
             BTreeMap::from([(("ns".to_string(), "job-j".to_string()), "boom".to_string())]);
-        let plan = plan_binds(&o, &failed);
+        let plan = plan_binds(&o, &failed, None);
         assert!(plan.binds.is_empty());
         assert_eq!(plan.replans[0].reason, REASON_BIND_FAILED);
         assert!(plan.replans[0].message.contains("boom"));
@@ -496,14 +656,14 @@ mod tests {
             pod(2, Some("n1"), "Running"),
             pod(3, Some("n2"), "Running"),
         ];
-        let plan = plan_binds(&o, &BTreeMap::new());
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
         assert_eq!(plan.topology_affinity_errors, 1);
         assert_eq!(plan.replans[0].reason, REASON_TOPOLOGY_AFFINITY_ERROR);
         // One left over from an earlier admission is not this one's.
         rejected.metadata.creation_timestamp =
             Some(Time(jiff::Timestamp::from_second(1_700_000_000).unwrap()));
         o.pods[1] = Arc::new(rejected);
-        let plan = plan_binds(&o, &BTreeMap::new());
+        let plan = plan_binds(&o, &BTreeMap::new(), None);
         assert_eq!(plan.topology_affinity_errors, 0);
         assert!(plan.replans.is_empty());
     }
@@ -514,13 +674,13 @@ mod tests {
         let mut stranger = (*pod(0, None, "Pending")).clone();
         stranger.metadata.owner_references.as_mut().unwrap()[0].uid = "uid-other".into();
         o.pods = vec![Arc::new(stranger)];
-        assert!(plan_binds(&o, &BTreeMap::new()).binds.is_empty());
+        assert!(plan_binds(&o, &BTreeMap::new(), None).binds.is_empty());
 
         let mut o = objects();
         o.pods = (0..4).map(|i| pod(i, None, "Pending")).collect();
         let mut job = (*o.jobs[0]).clone();
         job.spec.as_mut().unwrap().suspend = Some(true);
         o.jobs = vec![Arc::new(job)];
-        assert!(plan_binds(&o, &BTreeMap::new()).binds.is_empty());
+        assert!(plan_binds(&o, &BTreeMap::new(), None).binds.is_empty());
     }
 }

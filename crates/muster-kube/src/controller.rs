@@ -96,6 +96,9 @@ pub struct Settings {
     /// Network-topology levels, widest first (empty: level `L` is the node label
     /// `topology.muster.dev/L`).
     pub topology_levels: Vec<muster_core::spec::TopologyLevelSpec>,
+    /// How long an admitted gang whose pods Muster binds may wait for all of them to exist
+    /// before it is planned again (`None`: for ever).
+    pub gang_pods_timeout: Option<Duration>,
 }
 
 /// Why the controller stopped.
@@ -277,7 +280,13 @@ pub fn decide(objects: Objects, now: K8sTime, settings: &Settings) -> Result<pla
     }
     let t = muster_core::Time(now.0.as_millisecond());
     let out = muster_core::run_cycle(&mut snap.model, t, &settings.profile);
-    Ok(plan::plan(&objects, &mut snap, &out, &now))
+    Ok(plan::plan(
+        &objects,
+        &mut snap,
+        &out,
+        &now,
+        settings.gang_pods_timeout,
+    ))
 }
 
 /// Runs the controller until `shutdown` completes.
@@ -364,6 +373,7 @@ pub async fn run(
         let mut changes = leadership.changes();
         let mut written: Vec<Written> = Vec::new();
         let mut bind_failures = BTreeMap::new();
+        let mut wake_at: Option<jiff::Timestamp> = None;
         loop {
             if !leadership.is_leader() {
                 metrics.leader.set(0);
@@ -389,6 +399,7 @@ pub async fn run(
             written = match decided {
                 Ok(Ok(plan)) => {
                     metrics.record_plan(&plan);
+                    wake_at = plan.wake_at;
                     let applied = applier.apply(&plan, &metrics).await;
                     bind_failures = applied.bind_failures;
                     if !bind_failures.is_empty() {
@@ -408,9 +419,17 @@ pub async fn run(
             if !written.is_empty() {
                 continue;
             }
+            // The next cycle: on a change, at the resync, or when a gang waiting for its
+            // pods runs out of time (a moment after, so that the deadline has passed).
+            let until_due = wake_at.map_or(config.resync, |at| {
+                // Past already (a negative span): at once.
+                let left = Duration::try_from(jiff::Timestamp::now().duration_until(at))
+                    .unwrap_or(Duration::ZERO);
+                (left + Duration::from_millis(100)).min(config.resync)
+            });
             tokio::select! {
                 _ = trigger.notified() => {}
-                _ = tokio::time::sleep(config.resync) => {}
+                _ = tokio::time::sleep(until_due) => {}
                 _ = changes.changed() => {}
             }
         }

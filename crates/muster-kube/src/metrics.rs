@@ -54,8 +54,10 @@ pub struct Metrics {
     /// again).
     pub topology_affinity_errors: Counter,
     /// Gangs planned again as a whole, by reason (NodeGone, BindFailed,
-    /// TopologyAffinityError).
+    /// TopologyAffinityError, PodsMissing).
     pub replans: Family<ReasonLabels, Counter>,
+    /// Admitted gangs waiting for all their pods to exist before they are bound.
+    pub gangs_waiting_for_pods: Gauge,
 }
 
 impl Default for Metrics {
@@ -83,6 +85,12 @@ impl Metrics {
         let gang_bind_duration = Histogram::new(exponential_buckets(0.001, 2.0, 16));
         let topology_affinity_errors = Counter::default();
         let replans = Family::default();
+        let gangs_waiting_for_pods = Gauge::default();
+        registry.register(
+            "gangs_waiting_for_pods",
+            "Admitted gangs waiting for all their pods to exist before they are bound",
+            gangs_waiting_for_pods.clone(),
+        );
         registry.register(
             "binds",
             "Pods bound to the nodes Muster planned",
@@ -157,6 +165,7 @@ impl Metrics {
             gang_bind_duration,
             topology_affinity_errors,
             replans,
+            gangs_waiting_for_pods,
         }
     }
 
@@ -194,6 +203,8 @@ impl Metrics {
         }
         self.topology_affinity_errors
             .inc_by(plan.topology_affinity_errors as u64);
+        self.gangs_waiting_for_pods
+            .set(plan.gangs_waiting_for_pods as i64);
         self.pending_workloads.clear();
         self.admitted_workloads.clear();
         for (cq, (pending, admitted)) in &plan.queue_counts {

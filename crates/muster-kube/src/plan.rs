@@ -88,6 +88,10 @@ pub struct Plan {
     pub replans: Vec<&'static str>,
     /// For metrics: pods of admitted gangs rejected with a Topology Affinity Error.
     pub topology_affinity_errors: usize,
+    /// For metrics: admitted gangs waiting for all their pods to exist.
+    pub gangs_waiting_for_pods: usize,
+    /// When a gang waiting for its pods runs out of time: a cycle is due then.
+    pub wake_at: Option<jiff::Timestamp>,
 }
 
 fn key_of(w: &Workload) -> (String, String) {
@@ -310,7 +314,13 @@ fn zones_for_binds(objects: &Objects, snap: &Snapshot, g: &mut crate::binding::G
 
 /// Plans the writes for one cycle: `out` is the cycle's output over `snap`'s model (not yet
 /// applied); `now` stamps the conditions.
-pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8sTime) -> Plan {
+pub fn plan(
+    objects: &Objects,
+    snap: &mut Snapshot,
+    out: &CycleOutput,
+    now: &K8sTime,
+    gang_pods_timeout: Option<std::time::Duration>,
+) -> Plan {
     let mut plan = Plan::default();
     let mut st = Statuses {
         now,
@@ -449,8 +459,12 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
     }
 
     // 3. Gangs to bind, and gangs to plan again as a whole (a planned node is gone, a bind
-    //    failed, a kubelet rejected a pod with a Topology Affinity Error).
-    let binding = crate::binding::plan_binds(objects, &objects.bind_failures);
+    //    failed, a kubelet rejected a pod with a Topology Affinity Error, its pods did not
+    //    all appear in time).
+    let pods_timeout =
+        gang_pods_timeout.map(|after| crate::binding::PodsTimeout { now: now.0, after });
+    let binding =
+        crate::binding::plan_binds(objects, &objects.bind_failures, pods_timeout.as_ref());
     for r in &binding.replans {
         st.set(&r.workload, EVICTED, true, r.reason, &r.message);
         st.event(&r.workload, true, "Evicted", r.message.clone());
@@ -466,6 +480,8 @@ pub fn plan(objects: &Objects, snap: &mut Snapshot, out: &CycleOutput, now: &K8s
         zones_for_binds(objects, snap, g);
     }
     plan.topology_affinity_errors = binding.topology_affinity_errors;
+    plan.gangs_waiting_for_pods = binding.waiting.len();
+    plan.wake_at = binding.wake_at;
 
     // 4. Workloads left out as invalid wait, saying why.
     for w in &objects.workloads {

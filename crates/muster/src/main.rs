@@ -265,6 +265,11 @@ struct ControllerArgs {
     /// nodes by node affinity) instead of binding them.
     #[arg(long)]
     admission_only: bool,
+    /// How long an admitted gang may wait for all its pods to exist (none is bound before
+    /// they all do) before it is evicted and queued again, giving back its quota (Go
+    /// duration such as 5m; 0 waits for ever).
+    #[arg(long, value_name = "DURATION", default_value = "5m", value_parser = parse_timeout)]
+    gang_pods_timeout: std::time::Duration,
     /// Testing aid: exit right after this many pod binds, sent one at a time (to check that
     /// a controller killed in the middle of a gang leaves it whole after a restart).
     #[arg(long, value_name = "N", hide = true)]
@@ -328,6 +333,13 @@ struct AgentArgs {
     log_json: bool,
 }
 
+/// A Go duration of at least 0 (0: no limit).
+fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
+    let d = muster_api::duration::parse_duration(s).map_err(|e| e.to_string())?;
+    let ms = u64::try_from(d.0).map_err(|_| format!("{s:?} is negative"))?;
+    Ok(std::time::Duration::from_millis(ms))
+}
+
 fn parse_period(s: &str) -> Result<std::time::Duration, String> {
     let d = muster_api::duration::parse_duration(s).map_err(|e| e.to_string())?;
     let ms = u64::try_from(d.0).map_err(|_| format!("{s:?} is negative"))?;
@@ -365,6 +377,7 @@ fn controller_settings(
             ..muster_core::Profile::default()
         },
         topology_levels: scenario.cluster.topology_levels,
+        gang_pods_timeout: None,
     })
 }
 
@@ -633,10 +646,12 @@ fn controller(args: Box<ControllerArgs>) -> anyhow::Result<()> {
     if lease.renew_deadline >= lease.lease_duration {
         anyhow::bail!("--renew-deadline must be less than --lease-duration");
     }
-    let settings = match &args.config {
+    let mut settings = match &args.config {
         Some(path) => controller_settings(path)?,
         None => muster_kube::controller::Settings::default(),
     };
+    settings.gang_pods_timeout =
+        (!args.gang_pods_timeout.is_zero()).then_some(args.gang_pods_timeout);
     let config = muster_kube::controller::Config {
         namespace: args.namespace,
         identity,

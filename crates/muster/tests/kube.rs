@@ -1626,3 +1626,120 @@ fn a_job_start_survives_a_status_or_label_change_but_not_a_spec_change() {
         );
     });
 }
+
+/// The value of a counter with one label, e.g. `muster_gang_replans_total{reason="X"}`.
+fn labelled_counter(metrics: &str, name: &str, label: &str, value: &str) -> f64 {
+    let series = format!("{name}{{{label}=\"{value}\"}} ");
+    metrics
+        .lines()
+        .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
+        .unwrap_or(0.0)
+}
+
+#[test]
+fn a_gang_whose_pods_cannot_all_be_created_gives_back_its_quota_and_is_bound_once_they_can() {
+    use k8s_openapi::api::core::v1::ResourceQuota;
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "podsmissing";
+        env.reset(&[ns]).await;
+        for n in ["pm-n1", "pm-n2"] {
+            env.node(n, "4", &[("pool", "kwok")]).await;
+        }
+        team_queue(&env, ns, "100").await;
+        // The namespace may hold 2 pods: the Job controller can create only half the gang.
+        let quotas: Api<ResourceQuota> = Api::namespaced(env.client.clone(), ns);
+        let _ = quotas
+            .delete("two-pods", &kube::api::DeleteParams::default())
+            .await;
+        wait_for(
+            "the last run's quota gone",
+            Duration::from_secs(30),
+            || async {
+                quotas
+                    .get_opt("two-pods")
+                    .await
+                    .ok()?
+                    .is_none()
+                    .then_some(())
+            },
+        )
+        .await;
+        let quota: ResourceQuota = serde_json::from_value(json!({
+            "metadata": {"name": "two-pods", "namespace": ns},
+            "spec": {"hard": {"pods": "2"}}
+        }))
+        .unwrap();
+        quotas.create(&PostParams::default(), &quota).await.unwrap();
+        // Pods are refused until the quota controller has counted the namespace.
+        wait_for("the quota counted", Duration::from_secs(30), || async {
+            let q = quotas.get("two-pods").await.ok()?;
+            q.status?.used?.contains_key("pods").then_some(())
+        })
+        .await;
+
+        let controller = Controller::start(
+            &env,
+            "podsmissing",
+            &["--no-leader-election", "--gang-pods-timeout", "3s"],
+        );
+        env.serve(&controller, ns).await;
+        env.create_job(&job(ns, "gang", "team", "1", 4, "600s", None))
+            .await;
+
+        wait_for(
+            "the gang planned again for want of pods",
+            Duration::from_secs(60),
+            || async {
+                let m = controller.metrics()?;
+                (labelled_counter(&m, "muster_gang_replans_total", "reason", "PodsMissing") >= 1.0)
+                    .then_some(())
+            },
+        )
+        .await;
+        let pods = job_pods(&env, ns, "gang").await;
+        assert!(
+            pods.iter().all(|(_, _, node)| node.is_none()),
+            "no pod of a gang short of pods is ever bound: {pods:?}\n{}",
+            controller.log_tail()
+        );
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(env.client.clone(), ns);
+        let said = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|e| e.note)
+            .any(|note| note.contains("pods existed 3s after its admission"));
+        assert!(said, "the eviction says why on the Workload's events");
+
+        // With room for the whole gang, the next admission binds it whole.
+        quotas
+            .delete("two-pods", &kube::api::DeleteParams::default())
+            .await
+            .unwrap();
+        let pods = wait_for("the whole gang bound", Duration::from_secs(90), || async {
+            let pods = job_pods(&env, ns, "gang").await;
+            (pods.len() == 4 && pods.iter().all(|(_, _, n)| n.is_some())).then_some(pods)
+        })
+        .await;
+        let w = env
+            .workloads(ns)
+            .await
+            .remove("job-gang")
+            .expect("job-gang");
+        assert_eq!(
+            bound_per_node(&pods),
+            planned_nodes(&w),
+            "{}",
+            controller.log_tail()
+        );
+        let metrics = controller.metrics().unwrap_or_default();
+        assert_eq!(counter(&metrics, "muster_gangs_waiting_for_pods"), 0.0);
+    });
+}

@@ -77,7 +77,7 @@ fn run(objects: &mut Objects) -> Plan {
     let mut snap = Snapshot::build(objects, &[]).expect("snapshot");
     let t = muster_core::Time(now().0.as_millisecond());
     let out = muster_core::run_cycle(&mut snap.model, t, &muster_core::Profile::default());
-    plan(objects, &mut snap, &out, &now())
+    plan(objects, &mut snap, &out, &now(), None)
 }
 
 fn job_actions(p: &Plan) -> Vec<(String, &'static str)> {
