@@ -1743,3 +1743,89 @@ fn a_gang_whose_pods_cannot_all_be_created_gives_back_its_quota_and_is_bound_onc
         assert_eq!(counter(&metrics, "muster_gangs_waiting_for_pods"), 0.0);
     });
 }
+
+#[test]
+fn a_gang_whose_pod_a_kubelet_rejects_for_numa_alignment_is_counted_and_planned_again() {
+    use k8s_openapi::api::core::v1::Node;
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "tae";
+        env.reset(&[ns]).await;
+        // kwok rejects every pod bound to this node, as a kubelet whose Topology Manager
+        // cannot align the pod's resources does (tools/testenv/kwok.yaml).
+        let reject = "testenv-topology-reject";
+        env.node(reject, "4", &[("pool", "kwok")]).await;
+        team_queue(&env, ns, "100").await;
+        let controller = Controller::start(&env, "tae", &["--no-leader-election"]);
+        env.serve(&controller, ns).await;
+        let mut gang = job(ns, "gang", "team", "2", 2, "600s", None);
+        // Each rejected pod counts against the Job's backoff limit.
+        gang.spec.as_mut().unwrap().backoff_limit = Some(50);
+        env.create_job(&gang).await;
+
+        wait_for(
+            "the rejection counted and the gang planned again",
+            Duration::from_secs(60),
+            || async {
+                let m = controller.metrics()?;
+                let replans = labelled_counter(
+                    &m,
+                    "muster_gang_replans_total",
+                    "reason",
+                    "TopologyAffinityError",
+                );
+                (counter(&m, "muster_topology_affinity_errors_total") >= 1.0 && replans >= 1.0)
+                    .then_some(())
+            },
+        )
+        .await;
+        let events: Api<k8s_openapi::api::events::v1::Event> =
+            Api::namespaced(env.client.clone(), ns);
+        let said = events
+            .list(&ListParams::default())
+            .await
+            .unwrap()
+            .items
+            .into_iter()
+            .filter_map(|e| e.note)
+            .any(|note| note.contains("rejected by its kubelet with a Topology Affinity Error"));
+        assert!(said, "the eviction says why on the Workload's events");
+
+        // With a node that can run it, the gang planned again runs there, whole.
+        let nodes: Api<Node> = Api::all(env.client.clone());
+        nodes
+            .delete(reject, &kube::api::DeleteParams::default())
+            .await
+            .unwrap();
+        env.node("tae-good", "4", &[("pool", "kwok")]).await;
+        wait_for(
+            "the gang running on the node that can run it",
+            Duration::from_secs(90),
+            || async {
+                let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
+                let running = pods
+                    .list(&ListParams::default())
+                    .await
+                    .ok()?
+                    .items
+                    .into_iter()
+                    .filter(|p| {
+                        p.spec.as_ref().and_then(|s| s.node_name.as_deref()) == Some("tae-good")
+                            && p.status.as_ref().and_then(|s| s.phase.as_deref()) == Some("Running")
+                    })
+                    .count();
+                (running == 2).then_some(())
+            },
+        )
+        .await;
+        let w = env
+            .workloads(ns)
+            .await
+            .remove("job-gang")
+            .expect("job-gang");
+        assert!(condition(&w, "Admitted"), "{}", controller.log_tail());
+    });
+}
