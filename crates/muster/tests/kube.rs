@@ -1627,6 +1627,20 @@ fn a_job_start_survives_a_status_or_label_change_but_not_a_spec_change() {
     });
 }
 
+/// Whether an Event in `namespace` has a note containing `text`.
+async fn event_says(env: &Env, namespace: &str, text: &str) -> bool {
+    let events: Api<k8s_openapi::api::events::v1::Event> =
+        Api::namespaced(env.client.clone(), namespace);
+    events
+        .list(&ListParams::default())
+        .await
+        .expect("list Events")
+        .items
+        .into_iter()
+        .filter_map(|e| e.note)
+        .any(|note| note.contains(text))
+}
+
 /// The value of a counter with one label, e.g. `muster_gang_replans_total{reason="X"}`.
 fn labelled_counter(metrics: &str, name: &str, label: &str, value: &str) -> f64 {
     let series = format!("{name}{{{label}=\"{value}\"}} ");
@@ -1706,17 +1720,10 @@ fn a_gang_whose_pods_cannot_all_be_created_gives_back_its_quota_and_is_bound_onc
             "no pod of a gang short of pods is ever bound: {pods:?}\n{}",
             controller.log_tail()
         );
-        let events: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(env.client.clone(), ns);
-        let said = events
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter_map(|e| e.note)
-            .any(|note| note.contains("pods existed 3s after its admission"));
-        assert!(said, "the eviction says why on the Workload's events");
+        assert!(
+            event_says(&env, ns, "pods existed 3s after its admission").await,
+            "the eviction says why on the Workload's events"
+        );
 
         // With room for the whole gang, the next admission binds it whole.
         quotas
@@ -1782,17 +1789,15 @@ fn a_gang_whose_pod_a_kubelet_rejects_for_numa_alignment_is_counted_and_planned_
             },
         )
         .await;
-        let events: Api<k8s_openapi::api::events::v1::Event> =
-            Api::namespaced(env.client.clone(), ns);
-        let said = events
-            .list(&ListParams::default())
-            .await
-            .unwrap()
-            .items
-            .into_iter()
-            .filter_map(|e| e.note)
-            .any(|note| note.contains("rejected by its kubelet with a Topology Affinity Error"));
-        assert!(said, "the eviction says why on the Workload's events");
+        assert!(
+            event_says(
+                &env,
+                ns,
+                "rejected by its kubelet with a Topology Affinity Error"
+            )
+            .await,
+            "the eviction says why on the Workload's events"
+        );
 
         // With a node that can run it, the gang planned again runs there, whole.
         let nodes: Api<Node> = Api::all(env.client.clone());
