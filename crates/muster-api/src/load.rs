@@ -73,8 +73,9 @@ pub enum Object {
     Cohort(Cohort),
     /// muster.dev LocalQueue.
     LocalQueue(LocalQueue),
-    /// muster.dev Workload.
-    Workload(Workload),
+    /// muster.dev Workload (shared: the controller reads each cycle's Workloads from its
+    /// cache).
+    Workload(std::sync::Arc<Workload>),
     /// muster.dev Configuration.
     Configuration(Configuration),
     /// NodeResourceTopology.
@@ -412,11 +413,11 @@ fn read_object(source: &Arc<Source>) -> Result<Option<Loaded>, Problem> {
         }
         (API_VERSION, "Workload") => {
             let (metadata, spec) = custom(source, &label)?;
-            Object::Workload(Workload {
+            Object::Workload(std::sync::Arc::new(Workload {
                 metadata,
                 spec,
                 status: None,
-            })
+            }))
         }
         (API_VERSION, "Configuration") => Object::Configuration(typed(source, &label)?),
         (NRT_API_VERSION, "NodeResourceTopology") => {

@@ -123,11 +123,9 @@ pub struct LiveCluster {
 pub fn build_live(objects: &[Loaded], topology_levels: &[TopologyLevelSpec]) -> LiveCluster {
     let mut rejected: BTreeMap<String, Vec<InputError>> = BTreeMap::new();
     loop {
-        let kept: Vec<Loaded> = objects
+        let kept = objects
             .iter()
-            .filter(|o| !rejected.contains_key(&o.label()))
-            .cloned()
-            .collect();
+            .filter(|o| rejected.is_empty() || !rejected.contains_key(&o.label()));
         let mut b = Builder {
             errors: Vec::new(),
             warnings: Vec::new(),
@@ -136,7 +134,7 @@ pub fn build_live(objects: &[Loaded], topology_levels: &[TopologyLevelSpec]) -> 
             rejected: rejected.keys().cloned().collect(),
         };
         b.scenario.cluster.topology_levels = topology_levels.to_vec();
-        b.run(&kept);
+        b.run(kept);
         let before = rejected.len();
         // Reject only the objects of the lowest level with errors in this round: what
         // depends on them is judged again knowing they are out (and says so).
@@ -178,7 +176,7 @@ impl Builder {
         Ctx::new(&o.source, o.label(), &mut self.errors)
     }
 
-    fn run(&mut self, objects: &[Loaded]) {
+    fn run<'a>(&mut self, objects: impl IntoIterator<Item = &'a Loaded>) {
         // Duplicates, per kind (Jobs and Workloads share one namespace of workload names).
         let mut seen: BTreeMap<(&str, Option<&str>, &str), &Loaded> = BTreeMap::new();
         let mut unique: Vec<&Loaded> = Vec::new();

@@ -245,11 +245,11 @@ fn affinity(t: &PodTemplateSpec) -> Option<Affinity> {
 /// Whether the Job's template has the scheduling fields (node selector, tolerations, node
 /// affinity) of `wanted`.
 pub fn scheduling_matches(job: &Job, wanted: &PodTemplateSpec) -> bool {
-    let current = job.spec.as_ref().map(|s| &s.template);
-    let current = current.cloned().unwrap_or_default();
-    node_selector(&current) == node_selector(wanted)
-        && tolerations(&current) == tolerations(wanted)
-        && affinity(&current) == affinity(wanted)
+    let none = PodTemplateSpec::default();
+    let current = job.spec.as_ref().map_or(&none, |s| &s.template);
+    node_selector(current) == node_selector(wanted)
+        && tolerations(current) == tolerations(wanted)
+        && affinity(current) == affinity(wanted)
 }
 
 /// A JSON merge patch that gives the Job's template the scheduling fields of `wanted` (keys

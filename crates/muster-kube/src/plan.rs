@@ -166,12 +166,11 @@ fn suspend_after(j: &Arc<Job>, w: &Workload) -> JobWrite {
     }
 }
 
-fn original_template(w: &Workload) -> PodTemplateSpec {
-    w.spec
-        .pod_sets
-        .first()
-        .map(|p| p.template.clone())
-        .unwrap_or_default()
+fn original_template(w: &Workload) -> std::borrow::Cow<'_, PodTemplateSpec> {
+    match w.spec.pod_sets.first() {
+        Some(p) => std::borrow::Cow::Borrowed(&p.template),
+        None => std::borrow::Cow::Owned(PodTemplateSpec::default()),
+    }
 }
 
 /// The original template plus the node labels and tolerations of the flavors an admission

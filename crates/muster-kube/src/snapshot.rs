@@ -259,7 +259,16 @@ impl Snapshot {
         objects: &Objects,
         topology_levels: &[muster_core::spec::TopologyLevelSpec],
     ) -> Result<Snapshot, SnapshotError> {
-        let mut input: Vec<Loaded> = Vec::new();
+        let mut input: Vec<Loaded> = Vec::with_capacity(
+            objects.nodes.len()
+                + objects.priority_classes.len()
+                + objects.flavors.len()
+                + objects.cohorts.len()
+                + objects.cluster_queues.len()
+                + objects.local_queues.len()
+                + objects.topologies.len()
+                + objects.workloads.len(),
+        );
         for n in &objects.nodes {
             input.push(loaded(&**n, Object::Node((**n).clone()), false));
         }
@@ -292,7 +301,7 @@ impl Snapshot {
             .filter(|w| is_live(objects, w))
             .collect();
         for w in &live_workloads {
-            input.push(loaded(&***w, Object::Workload((***w).clone()), true));
+            input.push(loaded(&***w, Object::Workload(Arc::clone(w)), true));
         }
         let live = build_live(&input, topology_levels);
 
