@@ -268,9 +268,9 @@ pub fn plan_binds(
             });
             continue;
         }
+        let expected = expected_pods(j, planned.iter().map(|(_, c)| c).sum());
         if pods.is_empty() {
             // No pod yet: waiting, if its pods are to be Muster's.
-            let expected = expected_pods(j, planned.iter().map(|(_, c)| c).sum());
             if expected > 0 && pods_scheduled_by(j, objects.scheduler_name.as_deref()) {
                 out.wait(
                     w,
@@ -306,7 +306,6 @@ pub fn plan_binds(
             continue;
         }
         let started = !taken.is_empty();
-        let expected = expected_pods(j, planned.iter().map(|(_, c)| c).sum());
         if !started && (unbound.len() as i64) < expected {
             out.wait(
                 w,

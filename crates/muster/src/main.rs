@@ -341,12 +341,11 @@ fn parse_timeout(s: &str) -> Result<std::time::Duration, String> {
 }
 
 fn parse_period(s: &str) -> Result<std::time::Duration, String> {
-    let d = muster_api::duration::parse_duration(s).map_err(|e| e.to_string())?;
-    let ms = u64::try_from(d.0).map_err(|_| format!("{s:?} is negative"))?;
-    if ms == 0 {
+    let d = parse_timeout(s)?;
+    if d.is_zero() {
         return Err("must be more than 0".into());
     }
-    Ok(std::time::Duration::from_millis(ms))
+    Ok(d)
 }
 
 /// Reads the controller's `--config` file: one `Configuration` and nothing else.

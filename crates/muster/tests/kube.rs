@@ -1334,6 +1334,25 @@ fn the_agent_process_republishes_when_a_pod_of_its_node_comes_or_goes() {
     });
 }
 
+/// Waits until Job `name` has exactly `count` pods, all bound; returns them.
+async fn all_bound(
+    env: &Env,
+    namespace: &str,
+    name: &str,
+    count: usize,
+    timeout: Duration,
+) -> Vec<(String, String, Option<String>)> {
+    wait_for(
+        &format!("all {count} pods of {name} bound"),
+        timeout,
+        || async {
+            let pods = job_pods(env, namespace, name).await;
+            (pods.len() == count && pods.iter().all(|(_, _, n)| n.is_some())).then_some(pods)
+        },
+    )
+    .await
+}
+
 /// The pods of Job `name` in `namespace`: (pod name, scheduler, node if bound).
 async fn job_pods(env: &Env, namespace: &str, name: &str) -> Vec<(String, String, Option<String>)> {
     let pods: Api<k8s_openapi::api::core::v1::Pod> = Api::namespaced(env.client.clone(), namespace);
@@ -1378,6 +1397,7 @@ fn bound_per_node(pods: &[(String, String, Option<String>)]) -> BTreeMap<String,
     m
 }
 
+/// The value of the series `name` (a metric's name, with its labels if it has any).
 fn counter(metrics: &str, name: &str) -> f64 {
     metrics
         .lines()
@@ -1445,15 +1465,7 @@ fn muster_binds_a_gang_whole_to_its_planned_nodes_and_leaves_other_pods_to_kube_
         .await;
         let planned = planned_nodes(&admitted);
         assert_eq!(planned.values().sum::<i64>(), 5);
-        let pods = wait_for(
-            "all 5 pods of gang bound",
-            Duration::from_secs(60),
-            || async {
-                let pods = job_pods(&env, ns, "gang").await;
-                (pods.len() == 5 && pods.iter().all(|(_, _, n)| n.is_some())).then_some(pods)
-            },
-        )
-        .await;
+        let pods = all_bound(&env, ns, "gang", 5, Duration::from_secs(60)).await;
         assert!(pods.iter().all(|(_, s, _)| s == "muster"), "{pods:?}");
         assert_eq!(
             bound_per_node(&pods),
@@ -1537,11 +1549,7 @@ fn a_controller_killed_between_two_binds_of_a_gang_completes_it_after_restart() 
             .remove("job-gang")
             .expect("job-gang");
         let planned = planned_nodes(&w);
-        let pods = wait_for("the whole gang bound", Duration::from_secs(60), || async {
-            let pods = job_pods(&env, ns, "gang").await;
-            (pods.len() == 4 && pods.iter().all(|(_, _, n)| n.is_some())).then_some(pods)
-        })
-        .await;
+        let pods = all_bound(&env, ns, "gang", 4, Duration::from_secs(60)).await;
         assert_eq!(bound_per_node(&pods), planned, "{}", second.log_tail());
         let w = env
             .workloads(ns)
@@ -1643,11 +1651,7 @@ async fn event_says(env: &Env, namespace: &str, text: &str) -> bool {
 
 /// The value of a counter with one label, e.g. `muster_gang_replans_total{reason="X"}`.
 fn labelled_counter(metrics: &str, name: &str, label: &str, value: &str) -> f64 {
-    let series = format!("{name}{{{label}=\"{value}\"}} ");
-    metrics
-        .lines()
-        .find_map(|l| l.strip_prefix(&series)?.trim().parse().ok())
-        .unwrap_or(0.0)
+    counter(metrics, &format!("{name}{{{label}=\"{value}\"}}"))
 }
 
 #[test]
@@ -1730,11 +1734,7 @@ fn a_gang_whose_pods_cannot_all_be_created_gives_back_its_quota_and_is_bound_onc
             .delete("two-pods", &kube::api::DeleteParams::default())
             .await
             .unwrap();
-        let pods = wait_for("the whole gang bound", Duration::from_secs(90), || async {
-            let pods = job_pods(&env, ns, "gang").await;
-            (pods.len() == 4 && pods.iter().all(|(_, _, n)| n.is_some())).then_some(pods)
-        })
-        .await;
+        let pods = all_bound(&env, ns, "gang", 4, Duration::from_secs(90)).await;
         let w = env
             .workloads(ns)
             .await
