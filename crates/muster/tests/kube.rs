@@ -1311,17 +1311,29 @@ fn the_agent_process_republishes_when_a_pod_of_its_node_comes_or_goes() {
         })
         .await;
 
-        let metrics = http_get(agent.metrics_port, "/metrics").expect("metrics").1;
-        let count = |name: &str| -> u64 {
+        // The agent counts a write once the API server has answered it, so the third write can
+        // be visible in the object a moment before it is in the counter.
+        let count = |metrics: &str, name: &str| -> u64 {
             metrics
                 .lines()
                 .find_map(|l| l.strip_prefix(name)?.trim().parse().ok())
                 .unwrap_or_else(|| panic!("{name} missing from\n{metrics}"))
         };
-        assert!(count("muster_agent_resyncs_total") >= 3, "{metrics}");
-        assert!(count("muster_agent_writes_total") >= 3, "{metrics}");
+        let metrics = wait_for(
+            "the agent's counters to show three writes",
+            Duration::from_secs(10),
+            || async {
+                let metrics = http_get(agent.metrics_port, "/metrics")?.1;
+                (count(&metrics, "muster_agent_writes_total") >= 3).then_some(metrics)
+            },
+        )
+        .await;
+        assert!(
+            count(&metrics, "muster_agent_resyncs_total") >= 3,
+            "{metrics}"
+        );
         assert_eq!(
-            count("muster_agent_errors_total"),
+            count(&metrics, "muster_agent_errors_total"),
             0,
             "{}",
             agent.log_tail()
