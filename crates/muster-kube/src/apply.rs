@@ -15,8 +15,8 @@ use std::time::Instant;
 use futures::StreamExt;
 use k8s_openapi::api::batch::v1::Job;
 use k8s_openapi::api::core::v1::{Binding, ObjectReference, Pod};
-use k8s_openapi::apimachinery::pkg::apis::meta::v1::ObjectMeta;
-use kube::api::{Api, Patch, PatchParams, PostParams};
+use k8s_openapi::apimachinery::pkg::apis::meta::v1::{ObjectMeta, Time as K8sTime};
+use kube::api::{Api, DeleteParams, Patch, PatchParams, PostParams};
 use kube::runtime::events::{Event, EventType, Recorder, Reporter};
 use kube::{Client, Resource};
 use muster_api::objects::{ClusterQueue, LocalQueue, Workload};
@@ -26,7 +26,7 @@ use crate::binding::{GangBind, PodBind};
 use crate::leader::Leadership;
 use crate::metrics::Metrics;
 use crate::names::CONTROLLER_NAME;
-use crate::plan::{Plan, WorkloadWrite};
+use crate::plan::{EventSpec, Plan, WorkloadWrite};
 
 /// An object written, and the resourceVersion it had before (`None`: created), so that the
 /// next cycle can wait until its cache has seen the write.
@@ -87,6 +87,27 @@ pub struct Applier {
     /// after this many have succeeded.
     exit_after_binds: Option<u64>,
     binds_done: Arc<AtomicU64>,
+}
+
+/// A pod's (`namespace`, `name`).
+fn pod_key(p: &Pod) -> (String, String) {
+    (
+        p.metadata.namespace.clone().unwrap_or_default(),
+        p.metadata.name.clone().unwrap_or_default(),
+    )
+}
+
+/// The annotations a bind gives its pod (the API server copies a binding's annotations onto
+/// the pod): the NUMA zones it is charged to, and a plain pod's admission.
+fn bind_annotations(p: &PodBind) -> Option<BTreeMap<String, String>> {
+    let annotations: BTreeMap<String, String> = [
+        (muster_api::numa_zones::NUMA_ZONES_ANNOTATION, &p.numa_zones),
+        (crate::plain_pod::ADMISSION_ANNOTATION, &p.admission),
+    ]
+    .into_iter()
+    .filter_map(|(k, v)| Some((k.to_string(), v.clone()?)))
+    .collect();
+    (!annotations.is_empty()).then_some(annotations)
 }
 
 fn is_conflict(e: &kube::Error) -> bool {
@@ -167,16 +188,112 @@ impl Applier {
 
     /// Writes the plan, in order; returns what was written and which binds failed.
     pub async fn apply(&self, plan: &Plan, metrics: &Metrics) -> Applied {
+        let (written, admissions_may_go) = self.write(plan, metrics).await;
         let mut applied = Applied {
-            written: self.write(plan, metrics).await,
+            written,
             ..Applied::default()
         };
-        if !plan.binds.is_empty() && self.leadership.is_leader() {
-            let (bound, failures) = self.bind_all(&plan.binds, metrics).await;
+        if self.leadership.is_leader() {
+            applied.written.extend(self.write_pods(plan, metrics).await);
+        }
+        // A plain pod's bind is its admission: like a Workload's, it waits while a release
+        // of quota it may count on is not recorded.
+        let binds: Vec<GangBind> = plan
+            .binds
+            .iter()
+            .filter(|g| admissions_may_go || g.pods.iter().all(|p| p.admission.is_none()))
+            .cloned()
+            .collect();
+        if !binds.is_empty() && self.leadership.is_leader() {
+            let (bound, failures) = self.bind_all(&binds, metrics).await;
             applied.written.extend(bound);
             applied.bind_failures = failures;
         }
         applied
+    }
+
+    /// Deletes the plain pods the plan stops (with an Event saying why) and writes why the
+    /// waiting ones wait; returns what was written.
+    async fn write_pods(&self, plan: &Plan, metrics: &Metrics) -> Vec<Written> {
+        let deletes = futures::stream::iter(&plan.pod_deletes)
+            .map(|d| async move {
+                if !self.leadership.is_leader() {
+                    return None;
+                }
+                let (ns, name) = pod_key(&d.pod);
+                let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+                let params = DeleteParams {
+                    preconditions: Some(kube::api::Preconditions {
+                        uid: d.pod.metadata.uid.clone(),
+                        resource_version: None,
+                    }),
+                    ..DeleteParams::default()
+                };
+                match api.delete(&name, &params).await {
+                    Ok(_) => {
+                        tracing::info!(pod = %format!("{ns}/{name}"), reason = d.reason, "deleted plain pod");
+                        let event = EventSpec {
+                            warning: false,
+                            reason: d.reason.to_string(),
+                            note: d.message.clone(),
+                        };
+                        self.event(&d.pod.object_ref(&()), &event).await;
+                        Some(Written {
+                            kind: "Pod",
+                            namespace: ns,
+                            name,
+                            before: d.pod.metadata.resource_version.clone(),
+                        })
+                    }
+                    Err(e) if is_conflict(&e) => None,
+                    Err(e) => {
+                        self.failed(metrics, &format!("delete Pod {ns}/{name}"), &e);
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        let now = K8sTime(jiff::Timestamp::now());
+        let now = &now;
+        let waiting = futures::stream::iter(&plan.pods_waiting)
+            .map(|w| async move {
+                if !self.leadership.is_leader() {
+                    return None;
+                }
+                let (ns, name) = pod_key(&w.pod);
+                let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
+                // The uid makes the API server refuse the patch for a pod recreated under
+                // the same name since the plan was made (its uid cannot change).
+                let patch = json!({"metadata": {"uid": w.pod.metadata.uid}, "status": {"conditions": [{
+                    "type": crate::plain_pod::POD_SCHEDULED,
+                    "status": "False",
+                    "reason": w.reason,
+                    "message": w.message.chars().take(1000).collect::<String>(),
+                    "lastTransitionTime": now,
+                }]}});
+                match api
+                    .patch_status(&name, &Self::params(), &Patch::Strategic(&patch))
+                    .await
+                {
+                    Ok(_) => Some(Written {
+                        kind: "Pod",
+                        namespace: ns,
+                        name,
+                        before: w.pod.metadata.resource_version.clone(),
+                    }),
+                    Err(e) if is_conflict(&e) => None,
+                    Err(e) => {
+                        self.failed(metrics, &format!("status of Pod {ns}/{name}"), &e);
+                        None
+                    }
+                }
+            })
+            .buffer_unordered(WRITE_PARALLELISM)
+            .collect::<Vec<_>>()
+            .await;
+        deletes.into_iter().chain(waiting).flatten().collect()
     }
 
     /// Binds every gang's pods, gangs side by side, at most [`BIND_PARALLELISM`] requests
@@ -257,13 +374,7 @@ impl Applier {
                 namespace: Some(p.namespace.clone()),
                 uid: p.uid.clone(),
                 // The API server copies a binding's annotations onto the pod.
-                annotations: p.numa_zones.as_ref().map(|z| {
-                    [(
-                        muster_api::numa_zones::NUMA_ZONES_ANNOTATION.to_string(),
-                        z.clone(),
-                    )]
-                    .into()
-                }),
+                annotations: bind_annotations(p),
                 ..ObjectMeta::default()
             },
             target: ObjectReference {
@@ -312,7 +423,7 @@ impl Applier {
     /// statuses), each phase's writes side by side, at most [`WRITE_PARALLELISM`] at once:
     /// a Job's write starts only once every Workload status of the plan was written, so a
     /// Job never starts before its admission is recorded. Returns what was written.
-    async fn write(&self, plan: &Plan, metrics: &Metrics) -> Vec<Written> {
+    async fn write(&self, plan: &Plan, metrics: &Metrics) -> (Vec<Written>, bool) {
         let mut written = Vec::new();
         let pp = PostParams {
             field_manager: Some(CONTROLLER_NAME.into()),
@@ -351,7 +462,7 @@ impl Applier {
             .await;
         written.extend(creates.into_iter().flatten());
         if !self.leadership.is_leader() {
-            return written;
+            return (written, false);
         }
 
         // Statuses that take quota (new admissions) go after every other status write of the
@@ -375,7 +486,7 @@ impl Applier {
         });
         failed.extend(not);
         if !self.leadership.is_leader() {
-            return written;
+            return (written, false);
         }
         if release_failed {
             // A release was not recorded: the admissions that may count on it wait for the
@@ -387,7 +498,7 @@ impl Applier {
             failed.extend(not);
         }
         if !self.leadership.is_leader() {
-            return written;
+            return (written, false);
         }
 
         let failed = &failed;
@@ -422,7 +533,7 @@ impl Applier {
             .await;
         written.extend(jobs.into_iter().flatten());
         if !self.leadership.is_leader() {
-            return written;
+            return (written, false);
         }
 
         let cluster_queues = futures::stream::iter(&plan.cluster_queues)
@@ -484,7 +595,7 @@ impl Applier {
             .collect::<Vec<_>>()
             .await;
         written.extend(local_queues.into_iter().flatten());
-        written
+        (written, !release_failed)
     }
 
     /// Writes Workload statuses side by side; returns those written and those that failed.
@@ -519,7 +630,7 @@ impl Applier {
                 {
                     Ok(_) => {
                         for e in &w.events {
-                            self.event(&w.workload, e).await;
+                            self.event(&w.workload.object_ref(&()), e).await;
                         }
                         Ok(Written {
                             kind: "Workload",
@@ -548,8 +659,7 @@ impl Applier {
         (done, failed)
     }
 
-    async fn event(&self, w: &Workload, e: &crate::plan::EventSpec) {
-        let reference = w.object_ref(&());
+    async fn event(&self, reference: &ObjectReference, e: &crate::plan::EventSpec) {
         let event = Event {
             type_: if e.warning {
                 EventType::Warning
@@ -561,7 +671,7 @@ impl Applier {
             action: e.reason.clone(),
             secondary: None,
         };
-        if let Err(err) = self.recorder.publish(&event, &reference).await {
+        if let Err(err) = self.recorder.publish(&event, reference).await {
             tracing::debug!(error = %err, "could not record an Event");
         }
     }

@@ -57,6 +57,9 @@ pub struct PodBind {
     pub slot: usize,
     /// The `muster.dev/numa-zones` annotation the bind gives it, when its node has zones.
     pub numa_zones: Option<String>,
+    /// The `muster.dev/admission` annotation the bind gives a plain pod: the bind is its
+    /// admission (see [`crate::plain_pod`]).
+    pub admission: Option<String>,
 }
 
 /// The pods of one gang to bind in one burst.
@@ -341,6 +344,7 @@ pub fn plan_binds(
                 node: node.to_string(),
                 slot,
                 numa_zones: None,
+                admission: None,
             })
             .collect();
         if !binds.is_empty() {

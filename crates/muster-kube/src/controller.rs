@@ -231,6 +231,7 @@ impl Stores {
             pods: self.pods.as_ref().map(|p| p.state()).unwrap_or_default(),
             scheduler_name: self.scheduler_name.clone(),
             bind_failures,
+            plain_pods: BTreeMap::new(),
         };
         o.sort();
         o
@@ -272,7 +273,12 @@ async fn topologies_served(client: &Client) -> bool {
 
 /// Decides one cycle from a snapshot of the stores: model, core, plan (the controller runs
 /// it off the async runtime; the benchmark times it).
-pub fn decide(objects: Objects, now: K8sTime, settings: &Settings) -> Result<plan::Plan, String> {
+pub fn decide(
+    mut objects: Objects,
+    now: K8sTime,
+    settings: &Settings,
+) -> Result<plan::Plan, String> {
+    crate::plain_pod::stand_in(&mut objects);
     let mut snap =
         Snapshot::build(&objects, &settings.topology_levels).map_err(|e| e.to_string())?;
     for w in &snap.live.warnings {

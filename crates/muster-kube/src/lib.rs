@@ -11,6 +11,7 @@ pub mod job;
 pub mod leader;
 pub mod metrics;
 pub mod names;
+pub mod plain_pod;
 pub mod plan;
 pub mod snapshot;
 pub mod webhook;

@@ -12,14 +12,14 @@ use std::collections::BTreeMap;
 use std::sync::Arc;
 
 use k8s_openapi::api::batch::v1::Job;
-use k8s_openapi::api::core::v1::{PodTemplateSpec, Toleration};
+use k8s_openapi::api::core::v1::{Pod, PodTemplateSpec, Toleration};
 use k8s_openapi::apimachinery::pkg::apis::meta::v1::{Condition, Time as K8sTime};
 use muster_api::objects::{
     ClusterQueue, ClusterQueueStatus, FlavorUsage, LocalQueue, LocalQueueStatus, NodePods,
     PodSetAssignment, Qty, ResourceUsage, Workload, WorkloadAdmission, WorkloadStatus,
 };
 use muster_core::decision::{CycleOutput, Decision, PendingReason};
-use muster_core::{Model, Quantity, WorkloadId};
+use muster_core::{Model, Quantity, WorkloadId, WorkloadKey};
 use serde_json::{Value, json};
 
 use crate::conditions;
@@ -62,6 +62,29 @@ pub struct JobWrite {
     pub after: Option<(String, String)>,
 }
 
+/// Why a plain pod is deleted (Muster stops a plain pod by deleting it: it cannot be
+/// suspended).
+#[derive(Clone, Debug)]
+pub struct PodDelete {
+    /// The pod as read (its uid guards the delete).
+    pub pod: Arc<Pod>,
+    /// The Event's reason (CamelCase).
+    pub reason: &'static str,
+    /// Why, in words (the Event's note).
+    pub message: String,
+}
+
+/// A plain pod's `PodScheduled=False` condition: why it waits.
+#[derive(Clone, Debug)]
+pub struct PodWaiting {
+    /// The pod as read.
+    pub pod: Arc<Pod>,
+    /// The condition's reason (CamelCase).
+    pub reason: &'static str,
+    /// Why, in words.
+    pub message: String,
+}
+
 /// Everything one cycle writes, in the order to write it.
 #[derive(Clone, Debug, Default)]
 pub struct Plan {
@@ -92,6 +115,10 @@ pub struct Plan {
     pub gangs_waiting_for_pods: usize,
     /// When a gang waiting for its pods runs out of time: a cycle is due then.
     pub wake_at: Option<jiff::Timestamp>,
+    /// Plain pods to delete (preempted, or their admission no longer fits).
+    pub pod_deletes: Vec<PodDelete>,
+    /// Plain pods whose reason for waiting changed.
+    pub pods_waiting: Vec<PodWaiting>,
 }
 
 fn key_of(w: &Workload) -> (String, String) {
@@ -282,33 +309,91 @@ fn pending_condition(
 
 /// Gives each pod of a gang to bind the `muster.dev/numa-zones` annotation of the zones the
 /// model counts it in (on nodes with zones), so that the node agent charges it there.
-fn zones_for_binds(objects: &Objects, snap: &Snapshot, g: &mut crate::binding::GangBind) {
-    let Some(w) = objects.workloads.iter().find(|w| key_of(w) == g.workload) else {
-        return;
-    };
+fn zones_for_binds(snap: &Snapshot, g: &mut crate::binding::GangBind) {
     let model = &snap.model;
-    let Some((admission, _)) = snap.id_of(w).and_then(|id| model.workload(id).admission()) else {
+    let key = WorkloadKey {
+        namespace: g.workload.0.as_str().into(),
+        name: g.workload.1.as_str().into(),
+    };
+    let Some((admission, _)) = model
+        .workload_id(&key)
+        .and_then(|id| model.workload(id).admission())
+    else {
         return;
     };
     for p in &mut g.pods {
-        let mut zones = muster_api::numa_zones::NumaZones::default();
-        for t in admission
-            .numa
-            .takes
-            .iter()
-            .filter(|t| t.pod as usize == p.slot)
-        {
-            *zones
-                .0
-                .entry(model.zones().name(t.zone).to_string())
-                .or_default()
-                .entry(model.resources().name(t.resource).to_string())
-                .or_insert(Quantity::ZERO) += t.amount;
-        }
-        if !zones.0.is_empty() {
-            p.numa_zones = Some(zones.to_annotation());
-        }
+        p.numa_zones = zones_annotation(model, admission, p.slot);
     }
+}
+
+/// The `muster.dev/numa-zones` annotation of the pod `slot` of an admission: the zones the
+/// model counts it in, if its node has zones.
+fn zones_annotation(
+    model: &Model,
+    admission: &muster_core::Admission,
+    slot: usize,
+) -> Option<String> {
+    let mut zones = muster_api::numa_zones::NumaZones::default();
+    for t in admission
+        .numa
+        .takes
+        .iter()
+        .filter(|t| t.pod as usize == slot)
+    {
+        *zones
+            .0
+            .entry(model.zones().name(t.zone).to_string())
+            .or_default()
+            .entry(model.resources().name(t.resource).to_string())
+            .or_insert(Quantity::ZERO) += t.amount;
+    }
+    (!zones.0.is_empty()).then(|| zones.to_annotation())
+}
+
+/// The bind that admits a plain pod: to its planned node, with its admission recorded.
+fn plain_pod_bind(
+    model: &Model,
+    pod: &Pod,
+    key: (String, String),
+    a: &muster_core::Admission,
+    record: &WorkloadAdmission,
+) -> Option<crate::binding::GangBind> {
+    let node = record
+        .pod_set_assignments
+        .first()?
+        .nodes
+        .first()?
+        .name
+        .clone();
+    let admission = serde_json::to_string(record).ok()?;
+    Some(crate::binding::GangBind {
+        workload: key,
+        pods: vec![crate::binding::PodBind {
+            namespace: pod.metadata.namespace.clone().unwrap_or_default(),
+            name: pod.metadata.name.clone().unwrap_or_default(),
+            uid: pod.metadata.uid.clone(),
+            resource_version: pod.metadata.resource_version.clone(),
+            node,
+            slot: 0,
+            numa_zones: zones_annotation(model, a, 0),
+            admission: Some(admission),
+        }],
+        whole: true,
+    })
+}
+
+/// Why a plain pod waits, unless its `PodScheduled` condition says so already.
+fn pod_waiting(pod: &Arc<Pod>, reason: &'static str, message: String) -> Option<PodWaiting> {
+    let said = crate::plain_pod::scheduled_condition(pod).is_some_and(|c| {
+        c.status == "False"
+            && c.reason.as_deref() == Some(reason)
+            && c.message.as_deref() == Some(message.as_str())
+    });
+    (!said).then(|| PodWaiting {
+        pod: pod.clone(),
+        reason,
+        message,
+    })
 }
 
 /// Plans the writes for one cycle: `out` is the cycle's output over `snap`'s model (not yet
@@ -448,6 +533,16 @@ pub fn plan(
 
     // 2. Admitted workloads whose admission no longer matches their ClusterQueue.
     for (w, why) in &snap.unrestorable {
+        if let Some(pod) = objects.plain_pods.get(&key_of(w)) {
+            if pod.metadata.deletion_timestamp.is_none() {
+                plan.pod_deletes.push(PodDelete {
+                    pod: pod.clone(),
+                    reason: REASON_ADMISSION_INVALID,
+                    message: why.clone(),
+                });
+            }
+            continue;
+        }
         st.set(w, EVICTED, true, REASON_ADMISSION_INVALID, why);
         st.event(w, true, "Evicted", why.clone());
         if let Some(j) = objects.job_of(w)
@@ -476,7 +571,7 @@ pub fn plan(
     }
     plan.binds = binding.binds;
     for g in &mut plan.binds {
-        zones_for_binds(objects, snap, g);
+        zones_for_binds(snap, g);
     }
     plan.topology_affinity_errors = binding.topology_affinity_errors;
     plan.gangs_waiting_for_pods = binding.waiting.len();
@@ -497,6 +592,11 @@ pub fn plan(
                     _ => e.message.clone(),
                 })
                 .collect();
+            if let Some(pod) = objects.plain_pods.get(&(ns, name)) {
+                plan.pods_waiting
+                    .extend(pod_waiting(pod, REASON_INADMISSIBLE, msg.join("; ")));
+                continue;
+            }
             st.set(
                 w,
                 QUOTA_RESERVED,
@@ -522,6 +622,12 @@ pub fn plan(
                     record.cluster_queue.clone(),
                     (now.0.as_millisecond() - wl.queue_ts.0).max(0) as f64 / 1000.0,
                 ));
+                let key = key_of(w);
+                if let Some(pod) = objects.plain_pods.get(&key) {
+                    plan.binds
+                        .extend(plain_pod_bind(model, pod, key, a, &record));
+                    continue;
+                }
                 let (s, events) = st.edit(w);
                 s.admission = Some(record.clone());
                 conditions::set(
@@ -591,6 +697,16 @@ pub fn plan(
                         "Preempted to accommodate {} (priority {}) in ClusterQueue {cq}: {reason}",
                         p.key, p.priority
                     );
+                    if let Some(pod) = objects.plain_pods.get(&key_of(w)) {
+                        if pod.metadata.deletion_timestamp.is_none() {
+                            plan.pod_deletes.push(PodDelete {
+                                pod: pod.clone(),
+                                reason: REASON_PREEMPTED,
+                                message: msg,
+                            });
+                        }
+                        continue;
+                    }
                     st.set(w, EVICTED, true, REASON_PREEMPTED, &msg);
                     st.set(w, PREEMPTED, true, reason, &msg);
                     st.event(w, false, "Preempted", msg.clone());
@@ -606,6 +722,11 @@ pub fn plan(
                     continue;
                 };
                 let msg = reason.describe(model, *workload);
+                if let Some(pod) = objects.plain_pods.get(&key_of(w)) {
+                    plan.pods_waiting
+                        .extend(pod_waiting(pod, REASON_INADMISSIBLE, msg));
+                    continue;
+                }
                 let changed = w
                     .status
                     .as_ref()
@@ -624,6 +745,14 @@ pub fn plan(
             continue;
         }
         let (why, msg) = pending_condition(model, *id, reason);
+        if let Some(pod) = objects.plain_pods.get(&key_of(w)) {
+            // A pod that no cycle has tried yet waits without a word, as in kube-scheduler's
+            // queue: a condition only says why an attempt did not admit it.
+            if !matches!(reason, PendingReason::Queued | PendingReason::NotTried) {
+                plan.pods_waiting.extend(pod_waiting(pod, why, msg));
+            }
+            continue;
+        }
         st.set(w, QUOTA_RESERVED, false, why, &msg);
     }
 

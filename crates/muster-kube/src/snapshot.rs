@@ -53,6 +53,9 @@ pub struct Objects {
     /// Workloads (`namespace`, `name`) whose pods' binds failed in the last round, and why:
     /// what the controller remembers from its own writes, not read from the API.
     pub bind_failures: BTreeMap<(String, String), String>,
+    /// The plain pod each stand-in Workload (`namespace`, `name`) of `workloads` stands for
+    /// (see [`crate::plain_pod`]): those Workloads are never written.
+    pub plain_pods: BTreeMap<(String, String), Arc<Pod>>,
 }
 
 fn meta_key(m: &ObjectMeta) -> (String, String) {

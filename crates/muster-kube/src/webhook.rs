@@ -1,7 +1,12 @@
-//! The mutating admission webhook for Jobs: a Job created with the queue label is made
-//! suspended, as Kueue's webhook does, so that it waits for admission and users need not
-//! write `suspend: true` themselves; and, when Muster places the pods it admits, its pods
-//! are given Muster as their scheduler (unless the Job names another scheduler).
+//! The mutating admission webhooks.
+//!
+//! - Jobs: a Job created with the queue label is made suspended, as Kueue's webhook does, so
+//!   that it waits for admission and users need not write `suspend: true` themselves; and,
+//!   when Muster places the pods it admits, its pods are given Muster as their scheduler
+//!   (unless the Job names another scheduler).
+//! - Pods: when Muster places the pods it admits, a plain pod (the queue label, no
+//!   controller) is given Muster as its scheduler, which keeps it off every node until
+//!   Muster admits and binds it (see [`crate::plain_pod`]).
 
 use hyper::StatusCode;
 use hyper::body::Bytes;
@@ -10,10 +15,53 @@ use kube::core::admission::{AdmissionRequest, AdmissionResponse, AdmissionReview
 use serde_json::json;
 
 use crate::http::{Body, text};
-use crate::names::QUEUE_LABEL;
+use crate::plain_pod::{has_controller, is_queued};
 
-/// The path the webhook is served at (and registered under in `deploy/`).
+/// The path the Job webhook is served at (and registered under in `deploy/`).
 pub const JOB_PATH: &str = "/mutate-batch-v1-job";
+
+/// The path the Pod webhook is served at (and registered under in `deploy/`).
+pub const POD_PATH: &str = "/mutate-v1-pod";
+
+/// The answer to one AdmissionReview of a Pod: for a plain pod created with the queue label,
+/// not bound and naming no other scheduler, when `scheduler` is given, a patch that makes
+/// `scheduler` its scheduler; for anything else, allowed unchanged.
+pub fn review_pod(
+    req: &AdmissionRequest<DynamicObject>,
+    scheduler: Option<&str>,
+) -> AdmissionResponse {
+    let response = AdmissionResponse::from(req);
+    let (Some(name), Some(obj), Operation::Create) = (scheduler, &req.object, &req.operation)
+    else {
+        return response;
+    };
+    let named = obj
+        .data
+        .pointer("/spec/schedulerName")
+        .and_then(|v| v.as_str())
+        .unwrap_or_default();
+    let bound = obj
+        .data
+        .pointer("/spec/nodeName")
+        .and_then(|v| v.as_str())
+        .is_some_and(|n| !n.is_empty());
+    if !is_queued(&obj.metadata)
+        || has_controller(&obj.metadata)
+        || bound
+        || !(named.is_empty() || named == DEFAULT_SCHEDULER)
+        || !obj.data.pointer("/spec").is_some_and(|v| v.is_object())
+    {
+        return response;
+    }
+    let ops = json!([{"op": "add", "path": "/spec/schedulerName", "value": name}]);
+    match serde_json::from_value::<json_patch::Patch>(ops)
+        .map_err(|e| e.to_string())
+        .and_then(|p| response.clone().with_patch(p).map_err(|e| e.to_string()))
+    {
+        Ok(r) => r,
+        Err(e) => AdmissionResponse::invalid(e),
+    }
+}
 
 /// The scheduler a queued Job's pods get when Muster places them: a template that names no
 /// scheduler, or kube-scheduler's default, is Muster's to take; another scheduler named on
@@ -42,13 +90,7 @@ pub fn review(req: &AdmissionRequest<DynamicObject>, scheduler: Option<&str>) ->
     let Some(obj) = &req.object else {
         return response;
     };
-    let queued = obj
-        .metadata
-        .labels
-        .as_ref()
-        .and_then(|l| l.get(QUEUE_LABEL))
-        .is_some_and(|q| !q.is_empty());
-    if !queued {
+    if !is_queued(&obj.metadata) {
         return response;
     }
     let mut ops = Vec::new();
@@ -84,9 +126,12 @@ pub async fn handle(
     path: String,
     body: Bytes,
 ) -> hyper::Response<Body> {
-    if method != hyper::Method::POST || path != JOB_PATH {
-        return text(StatusCode::NOT_FOUND, "not found");
-    }
+    let review_of: fn(&AdmissionRequest<DynamicObject>, Option<&str>) -> AdmissionResponse =
+        match (method, path.as_str()) {
+            (hyper::Method::POST, JOB_PATH) => review,
+            (hyper::Method::POST, POD_PATH) => review_pod,
+            _ => return text(StatusCode::NOT_FOUND, "not found"),
+        };
     let review: AdmissionReview<DynamicObject> = match serde_json::from_slice(&body) {
         Ok(r) => r,
         Err(e) => {
@@ -98,7 +143,7 @@ pub async fn handle(
     };
     let request: Result<AdmissionRequest<DynamicObject>, _> = review.try_into();
     let response = match request {
-        Ok(req) => self::review(&req, scheduler.as_deref()),
+        Ok(req) => review_of(&req, scheduler.as_deref()),
         Err(e) => AdmissionResponse::invalid(e.to_string()),
     };
     match serde_json::to_vec(&response.into_review()) {
@@ -220,6 +265,69 @@ mod tests {
             (json!({"muster.dev/queue-name": "q"}), Some(false), "UPDATE"),
         ] {
             let r = review(&request(job(labels, suspend), op), None);
+            assert!(r.allowed);
+            assert!(r.patch.is_none());
+        }
+    }
+
+    fn pod(metadata: serde_json::Value, spec: serde_json::Value) -> serde_json::Value {
+        let mut m = json!({"name": "p", "namespace": "ns"});
+        json_patch::merge(&mut m, &metadata);
+        let mut sp = json!({"containers": []});
+        json_patch::merge(&mut sp, &spec);
+        json!({"apiVersion": "v1", "kind": "Pod", "metadata": m, "spec": sp})
+    }
+
+    #[test]
+    fn a_plain_queued_pod_gets_muster_as_its_scheduler_when_muster_binds() {
+        let queued = json!({"labels": {"muster.dev/queue-name": "q"}});
+        let r = review_pod(
+            &request(pod(queued.clone(), json!({})), "CREATE"),
+            Some("muster"),
+        );
+        assert!(r.allowed);
+        assert_eq!(
+            patch_of(&r),
+            vec![json!({"op": "add", "path": "/spec/schedulerName", "value": "muster"})]
+        );
+        let r = review_pod(
+            &request(
+                pod(
+                    queued.clone(),
+                    json!({"schedulerName": "default-scheduler"}),
+                ),
+                "CREATE",
+            ),
+            Some("muster"),
+        );
+        assert_eq!(patch_of(&r).len(), 1, "kube-scheduler's name is taken over");
+    }
+
+    #[test]
+    fn other_pods_pass_unchanged() {
+        let queued = json!({"labels": {"muster.dev/queue-name": "q"}});
+        let owned = json!({"labels": {"muster.dev/queue-name": "q"}, "ownerReferences": [
+            {"apiVersion": "batch/v1", "kind": "Job", "name": "j", "uid": "u", "controller": true}]});
+        for (metadata, spec, op, scheduler) in [
+            // Muster only admits: a plain pod cannot be held, kube-scheduler places it.
+            (queued.clone(), json!({}), "CREATE", None),
+            (json!({}), json!({}), "CREATE", Some("muster")),
+            (owned, json!({}), "CREATE", Some("muster")),
+            (
+                queued.clone(),
+                json!({"schedulerName": "volcano"}),
+                "CREATE",
+                Some("muster"),
+            ),
+            (
+                queued.clone(),
+                json!({"nodeName": "n1"}),
+                "CREATE",
+                Some("muster"),
+            ),
+            (queued, json!({}), "UPDATE", Some("muster")),
+        ] {
+            let r = review_pod(&request(pod(metadata, spec), op), scheduler);
             assert!(r.allowed);
             assert!(r.patch.is_none());
         }

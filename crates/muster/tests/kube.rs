@@ -130,6 +130,7 @@ fn the_deploy_manifests_and_kubernetes_examples_apply_to_the_api_server() {
             "deploy/agent.yaml",
             "examples/kubernetes/queues.yaml",
             "examples/kubernetes/job.yaml",
+            "examples/kubernetes/pod.yaml",
         ];
         for file in files {
             for doc in muster_api::yaml::parse_stream(&repo_file(file)).unwrap() {
@@ -1844,5 +1845,211 @@ fn a_gang_whose_pod_a_kubelet_rejects_for_numa_alignment_is_counted_and_planned_
             .remove("job-gang")
             .expect("job-gang");
         assert!(condition(&w, "Admitted"), "{}", controller.log_tail());
+    });
+}
+
+const PLAIN_QUEUES: &str = r#"
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: plain-low}
+value: 100
+---
+apiVersion: scheduling.k8s.io/v1
+kind: PriorityClass
+metadata: {name: plain-high}
+value: 1000
+---
+apiVersion: muster.dev/v1alpha1
+kind: ResourceFlavor
+metadata: {name: default}
+spec: {nodeLabels: {pool: kwok}}
+---
+apiVersion: muster.dev/v1alpha1
+kind: ClusterQueue
+metadata: {name: plain}
+spec:
+  preemption: {withinClusterQueue: LowerPriority}
+  resourceGroups:
+  - coveredResources: [cpu]
+    flavors:
+    - name: default
+      resources: [{name: cpu, nominalQuota: "4"}]
+---
+apiVersion: muster.dev/v1alpha1
+kind: LocalQueue
+metadata: {name: plain, namespace: plain}
+spec: {clusterQueue: plain}
+"#;
+
+/// A pod with the queue label and no owner, as a user writes it (no scheduler named).
+fn queued_pod(namespace: &str, name: &str, priority_class: &str) -> Pod {
+    serde_json::from_value(json!({
+        "metadata": {"name": name, "namespace": namespace,
+                     "labels": {muster_kube::names::QUEUE_LABEL: "plain"},
+                     "annotations": {"testenv/run-duration": "1h"}},
+        "spec": {
+            "priorityClassName": priority_class,
+            "restartPolicy": "Never",
+            "containers": [{"name": "main", "image": "registry.k8s.io/pause:3.10",
+                            "resources": {"requests": {"cpu": "2"}}}]
+        }
+    }))
+    .unwrap()
+}
+
+/// The pods of `namespace` by name: their node, and their PodScheduled condition's reason.
+async fn pods_by_name(
+    env: &Env,
+    namespace: &str,
+) -> BTreeMap<String, (Option<String>, Option<String>, Pod)> {
+    let api: Api<Pod> = Api::namespaced(env.client.clone(), namespace);
+    api.list(&ListParams::default())
+        .await
+        .expect("list pods")
+        .items
+        .into_iter()
+        .map(|p| {
+            let node = p.spec.as_ref().and_then(|s| s.node_name.clone());
+            let reason = muster_kube::plain_pod::scheduled_condition(&p)
+                .and_then(|c| (c.status == "False").then(|| c.reason.clone().unwrap_or_default()));
+            (
+                p.metadata.name.clone().unwrap_or_default(),
+                (node, reason, p),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn plain_pods_are_queued_bound_with_their_admission_kept_across_a_restart_and_preempted() {
+    let _guard = lock();
+    runtime().block_on(async {
+        let Some(env) = Env::connect().await else {
+            return;
+        };
+        let ns = "plain";
+        env.reset(&[ns]).await;
+        delete_pods(&env, ns).await;
+        env.node("plain-n1", "8", &[("pool", "kwok")]).await;
+        env.apply_yaml(PLAIN_QUEUES).await;
+        let mut controller = Controller::start(&env, "plain", &["--no-leader-election"]);
+        env.serve(&controller, ns).await;
+        let pods: Api<Pod> = Api::namespaced(env.client.clone(), ns);
+
+        // The quota (4 cpu) holds two of the three pods of 2 cpu.
+        for name in ["a", "b"] {
+            let created = pods
+                .create(&PostParams::default(), &queued_pod(ns, name, "plain-low"))
+                .await
+                .expect("create pod");
+            assert_eq!(
+                created.spec.unwrap().scheduler_name.as_deref(),
+                Some("muster"),
+                "the webhook makes Muster the scheduler of a queued plain pod"
+            );
+        }
+        wait_for("a and b bound", Duration::from_secs(60), || async {
+            let p = pods_by_name(&env, ns).await;
+            (p.len() == 2 && p.values().all(|(node, _, _)| node.is_some())).then_some(())
+        })
+        .await;
+        pods.create(&PostParams::default(), &queued_pod(ns, "c", "plain-low"))
+            .await
+            .expect("create pod");
+        let seen = wait_for(
+            "c waiting for quota, saying so",
+            Duration::from_secs(60),
+            || async {
+                let p = pods_by_name(&env, ns).await;
+                let (node, reason, _) = p.get("c")?;
+                (node.is_none() && reason.as_deref() == Some("Pending")).then_some(p)
+            },
+        )
+        .await;
+        for name in ["a", "b"] {
+            let (node, _, pod) = &seen[name];
+            let admission = muster_kube::plain_pod::recorded_admission(pod)
+                .unwrap_or_else(|| panic!("pod {name} has no admission: {pod:?}"));
+            assert_eq!(admission.cluster_queue, "plain");
+            assert_eq!(
+                Some(&admission.pod_set_assignments[0].nodes[0].name),
+                node.as_ref(),
+                "the pod is on the node its admission records"
+            );
+        }
+        assert!(
+            muster_kube::plain_pod::scheduled_condition(&seen["c"].2)
+                .and_then(|c| c.message.clone())
+                .is_some_and(|m| m.contains("quota")),
+            "{:?}",
+            seen["c"].2.status
+        );
+        let cq: Api<ClusterQueue> = Api::all(env.client.clone());
+        wait_for(
+            "ClusterQueue plain counting 2 admitted, 1 pending",
+            Duration::from_secs(30),
+            || async {
+                let s = cq.get("plain").await.ok()?.status?;
+                (s.admitted_workloads == 2 && s.pending_workloads == 1).then_some(())
+            },
+        )
+        .await;
+
+        // A new controller reads the admissions back from the pods: c still waits.
+        controller.kill();
+        let controller = Controller::start(&env, "plain-2", &["--no-leader-election"]);
+        env.serve(&controller, ns).await;
+        wait_for(
+            "the new controller's cycles",
+            Duration::from_secs(30),
+            || async {
+                let m = controller.metrics()?;
+                (counter(&m, "muster_cycle_duration_seconds_count") >= 2.0
+                    && labelled_counter(&m, "muster_admitted_workloads", "cluster_queue", "plain")
+                        == 2.0)
+                    .then_some(())
+            },
+        )
+        .await;
+        let p = pods_by_name(&env, ns).await;
+        assert!(p["c"].0.is_none(), "{}", controller.log_tail());
+
+        // A pod of higher priority preempts one of them (deleted, with an Event) and is bound
+        // once it is gone; c, of the same priority as the rest, still waits.
+        pods.create(
+            &PostParams::default(),
+            &queued_pod(ns, "urgent", "plain-high"),
+        )
+        .await
+        .expect("create pod");
+        let p = wait_for("urgent bound", Duration::from_secs(90), || async {
+            let p = pods_by_name(&env, ns).await;
+            p.get("urgent")?.0.is_some().then_some(p)
+        })
+        .await;
+        let left: Vec<&str> = ["a", "b"]
+            .into_iter()
+            .filter(|n| {
+                p.get(*n)
+                    .is_some_and(|(_, _, pod)| pod.metadata.deletion_timestamp.is_none())
+            })
+            .collect();
+        assert_eq!(left.len(), 1, "one victim: {:?}", p.keys());
+        assert!(p["c"].0.is_none());
+        assert!(
+            event_says(&env, ns, "Preempted to accommodate").await,
+            "{}",
+            controller.log_tail()
+        );
+        let m = controller.metrics().unwrap_or_default();
+        assert!(
+            labelled_counter(
+                &m,
+                "muster_preempted_workloads_total",
+                "reason",
+                "InClusterQueue"
+            ) >= 1.0,
+            "{m}"
+        );
     });
 }

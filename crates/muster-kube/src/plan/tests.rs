@@ -74,6 +74,7 @@ fn admitted(at: &str) -> Value {
 
 fn run(objects: &mut Objects) -> Plan {
     objects.sort();
+    crate::plain_pod::stand_in(objects);
     let mut snap = Snapshot::build(objects, &[]).expect("snapshot");
     let t = muster_core::Time(now().0.as_millisecond());
     let out = muster_core::run_cycle(&mut snap.model, t, &muster_core::Profile::default());
@@ -468,5 +469,171 @@ fn a_pod_the_node_report_counts_is_not_counted_again() {
         p.admissions.len(),
         1,
         "r's pod is in node-0's reported usage, not also in node-1: g fits node-1"
+    );
+}
+
+/// A plain pod in `ns` queued to `lq`, scheduled by Muster, of `cpu`, with `priority_class`.
+fn plain_pod(name: &str, cpu: &str, priority_class: &str) -> Value {
+    json!({
+        "metadata": {"name": name, "namespace": "ns", "uid": format!("uid-{name}"),
+                     "resourceVersion": "5", "creationTimestamp": "2027-01-15T07:00:00Z",
+                     "labels": {"muster.dev/queue-name": "lq"}},
+        "spec": {"schedulerName": "muster", "priorityClassName": priority_class,
+                 "containers": [{"name": "c", "image": "x", "resources": {"requests": {"cpu": cpu}}}]}
+    })
+}
+
+/// `pod` as Muster's bind leaves it: on `node`, with the admission the bind carried.
+fn bound(mut pod: Value, bind: &crate::binding::PodBind) -> Value {
+    pod["spec"]["nodeName"] = json!(bind.node);
+    pod["metadata"]["annotations"] = json!({
+        crate::plain_pod::ADMISSION_ANNOTATION: bind.admission.clone().expect("an admission")
+    });
+    pod["status"] = json!({"phase": "Running", "conditions": [
+        {"type": "PodScheduled", "status": "True", "lastTransitionTime": "2027-01-15T08:00:00Z"}]});
+    pod
+}
+
+/// `cluster(quota)` with Muster binding pods, PriorityClasses `low` (1) and `high` (100),
+/// and preemption of lower priorities within the ClusterQueue.
+fn binding_cluster(quota: &str) -> Objects {
+    let mut o = cluster(quota);
+    o.scheduler_name = Some("muster".into());
+    o.priority_classes = vec![
+        arc(json!({"metadata": {"name": "low"}, "value": 1})),
+        arc(json!({"metadata": {"name": "high"}, "value": 100})),
+    ];
+    let mut q: Value = serde_json::to_value(&*o.cluster_queues[0]).unwrap();
+    q["spec"]["preemption"] = json!({"withinClusterQueue": "LowerPriority"});
+    o.cluster_queues = vec![arc(q)];
+    o
+}
+
+#[test]
+fn a_plain_pod_is_admitted_by_its_bind_which_records_the_admission_and_writes_no_workload() {
+    let mut o = binding_cluster("4");
+    o.pods = ["a", "b", "c"]
+        .map(|n| arc(plain_pod(n, "2", "low")))
+        .to_vec();
+    let p = run(&mut o);
+    assert!(p.creates.is_empty() && p.workloads.is_empty() && p.jobs.is_empty());
+    let binds: Vec<&crate::binding::PodBind> = p.binds.iter().flat_map(|g| &g.pods).collect();
+    assert_eq!(
+        binds.iter().map(|b| b.name.as_str()).collect::<Vec<_>>(),
+        ["a", "b"],
+        "two pods of 2 cpu fit the quota of 4, in the order they queued (then by name)"
+    );
+    let record: muster_api::objects::WorkloadAdmission =
+        serde_json::from_str(binds[0].admission.as_deref().unwrap()).unwrap();
+    assert_eq!(record.cluster_queue, "q");
+    assert_eq!(record.pod_set_assignments[0].flavors["cpu"], "default");
+    assert_eq!(record.pod_set_assignments[0].nodes[0].name, "n1");
+    assert_eq!(binds[0].uid.as_deref(), Some("uid-a"));
+    assert_eq!(p.admissions.len(), 2);
+    let waiting: Vec<_> = p
+        .pods_waiting
+        .iter()
+        .map(|w| (w.pod.metadata.name.clone().unwrap(), w.reason))
+        .collect();
+    assert_eq!(waiting, [("c".to_string(), REASON_PENDING)]);
+    assert!(
+        p.pods_waiting[0].message.contains("quota"),
+        "{}",
+        p.pods_waiting[0].message
+    );
+    assert_eq!(p.queue_counts["q"], (1, 2));
+
+    // The next cycle (or a restarted controller) reads the admissions back from the pods:
+    // nothing is bound twice, and the third pod still waits, without a second write.
+    let mut again = binding_cluster("4");
+    let c_waiting = {
+        let mut c = plain_pod("c", "2", "low");
+        c["status"] = json!({"conditions": [{"type": "PodScheduled", "status": "False",
+            "reason": p.pods_waiting[0].reason, "message": p.pods_waiting[0].message}]});
+        c
+    };
+    again.pods = vec![
+        arc(bound(plain_pod("a", "2", "low"), binds[0])),
+        arc(bound(plain_pod("b", "2", "low"), binds[1])),
+        arc(c_waiting),
+    ];
+    let p2 = run(&mut again);
+    assert!(p2.binds.is_empty(), "{:?}", p2.binds);
+    assert!(p2.pods_waiting.is_empty(), "{:?}", p2.pods_waiting);
+    assert_eq!(p2.queue_counts["q"], (1, 2));
+}
+
+#[test]
+fn a_plain_pod_is_preempted_by_deleting_it_and_a_finished_one_frees_its_quota() {
+    let mut first = binding_cluster("4");
+    first.pods = vec![
+        arc(plain_pod("a", "2", "low")),
+        arc(plain_pod("b", "2", "low")),
+    ];
+    let p = run(&mut first);
+    let binds: Vec<crate::binding::PodBind> = p.binds.iter().flat_map(|g| g.pods.clone()).collect();
+    assert_eq!(binds.len(), 2);
+
+    let mut o = binding_cluster("4");
+    o.pods = vec![
+        arc(bound(plain_pod("a", "2", "low"), &binds[0])),
+        arc(bound(plain_pod("b", "2", "low"), &binds[1])),
+        arc(plain_pod("urgent", "2", "high")),
+    ];
+    let p = run(&mut o);
+    assert!(
+        p.binds.is_empty(),
+        "the preemptor waits for its victim to go"
+    );
+    assert_eq!(p.pod_deletes.len(), 1);
+    assert_eq!(p.pod_deletes[0].reason, REASON_PREEMPTED);
+    assert!(
+        p.pod_deletes[0].message.contains("urgent"),
+        "{}",
+        p.pod_deletes[0].message
+    );
+    assert_eq!(p.preemptions.len(), 1);
+    assert!(p.workloads.is_empty() && p.jobs.is_empty());
+
+    // The victim finished (or is gone): the preemptor is bound in its place.
+    let victim = p.pod_deletes[0].pod.metadata.name.clone().unwrap();
+    let mut o = binding_cluster("4");
+    let mut pods = vec![arc(plain_pod("urgent", "2", "high"))];
+    for b in &binds {
+        let mut pod = bound(plain_pod(&b.name, "2", "low"), b);
+        if b.name == victim {
+            pod["status"]["phase"] = json!("Failed");
+        }
+        pods.push(arc(pod));
+    }
+    o.pods = pods;
+    let p = run(&mut o);
+    let names: Vec<&str> = p
+        .binds
+        .iter()
+        .flat_map(|g| &g.pods)
+        .map(|b| b.name.as_str())
+        .collect();
+    assert_eq!(names, ["urgent"]);
+}
+
+#[test]
+fn a_plain_pod_for_a_queue_that_does_not_exist_says_so_in_its_condition() {
+    let mut o = binding_cluster("4");
+    let mut pod = plain_pod("lost", "2", "low");
+    pod["metadata"]["labels"]["muster.dev/queue-name"] = json!("nope");
+    o.pods = vec![arc(pod)];
+    let p = run(&mut o);
+    assert!(p.binds.is_empty());
+    assert_eq!(p.pods_waiting.len(), 1);
+    assert_eq!(p.pods_waiting[0].reason, REASON_INADMISSIBLE);
+    assert!(
+        p.pods_waiting[0].message.contains("nope"),
+        "{}",
+        p.pods_waiting[0].message
+    );
+    assert!(
+        p.workloads.is_empty(),
+        "a stand-in Workload is never written"
     );
 }

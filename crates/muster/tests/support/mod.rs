@@ -255,8 +255,8 @@ impl Env {
         }
     }
 
-    /// Registers the Job webhook at `https://127.0.0.1:<port>` (the controller fills in the
-    /// CA bundle).
+    /// Registers the Job and Pod webhooks at `https://127.0.0.1:<port>` (the controller fills
+    /// in the CA bundle).
     pub async fn register_webhook(&self, port: u16, failure_policy: &str) {
         let config: MutatingWebhookConfiguration = serde_json::from_value(json!({
             "metadata": {"name": "muster-webhook"},
@@ -269,6 +269,15 @@ impl Env {
                 "clientConfig": {"url": format!("https://127.0.0.1:{port}{}", muster_kube::webhook::JOB_PATH)},
                 "objectSelector": {"matchExpressions": [{"key": muster_kube::names::QUEUE_LABEL, "operator": "Exists"}]},
                 "rules": [{"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["jobs"]}]
+            }, {
+                "name": "pods.muster.dev",
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": failure_policy,
+                "timeoutSeconds": 5,
+                "clientConfig": {"url": format!("https://127.0.0.1:{port}{}", muster_kube::webhook::POD_PATH)},
+                "objectSelector": {"matchExpressions": [{"key": muster_kube::names::QUEUE_LABEL, "operator": "Exists"}]},
+                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
             }]
         }))
         .unwrap();
