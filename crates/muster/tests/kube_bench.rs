@@ -3,10 +3,19 @@
 //! Kubernetes version): the same Jobs on the same kwok nodes, once placed by kube-scheduler
 //! and once queued, admitted and bound by Muster.
 //!
-//! Two scenarios:
+//! Three scenarios:
 //!
 //! - **single**: single-pod Jobs, all of which fit at once. Measures how fast each scheduler
 //!   places pods.
+//! - **pods**: the same number of plain pods (no Job), all of which fit at once: for Muster,
+//!   pods with the queue label, each a workload of its own admitted by its bind
+//!   (`muster_kube::plain_pod`).
+//!
+//! Each scheduler runs as the pods appear, and, for single pods and plain pods, also "on a
+//! backlog" as kube-scheduler's `scheduler_perf` measures it: started only once every pod
+//! exists (`kube-scheduler-backlog`, a second kube-scheduler of the same build with its own
+//! profile; `muster-backlog`, plain pods only, queued by label and scheduler name with no
+//! webhook).
 //! - **gangs**: Jobs of [`GANG_SIZE`] pods (parallelism = completions), on nodes with room
 //!   for about half of them at a time, so that the rest must wait for the first ones to
 //!   finish (kwok completes each pod after its `testenv/run-duration`). Counts the gangs that
@@ -32,7 +41,7 @@
 //! The small size runs in the normal test suite; `MUSTER_KUBE_BENCH=full` runs the full
 //! one (1,000 nodes, 10,000 single pods, 1,000 gangs of 10) by hand.
 //! `MUSTER_KUBE_BENCH_SCHEDULERS` (`kube-scheduler,muster`) and `MUSTER_KUBE_BENCH_SCENARIOS`
-//! (`single,gangs`) choose what runs. The table is printed and written as JSON to
+//! (`single,pods,gangs`) choose what runs. The table is printed and written as JSON to
 //! `target/kube-bench/`.
 
 mod support;
@@ -120,6 +129,9 @@ enum Scheduler {
     KubeSchedulerBacklog,
     /// Muster: the webhook queues the Jobs, the controller admits them and binds their pods.
     Muster,
+    /// Muster started only once every pod exists (queued to it by label and scheduler name,
+    /// with no webhook), as the backlog kube-scheduler is: its placement rate on a backlog.
+    MusterBacklog,
 }
 
 /// The scheduler name (`spec.schedulerName`) of the backlog run's kube-scheduler profile.
@@ -131,7 +143,13 @@ impl Scheduler {
             Scheduler::KubeScheduler => "kube-scheduler",
             Scheduler::KubeSchedulerBacklog => "kube-scheduler-backlog",
             Scheduler::Muster => "muster",
+            Scheduler::MusterBacklog => "muster-backlog",
         }
+    }
+
+    /// Whether its Jobs and pods are queued to Muster.
+    fn queued(self) -> bool {
+        matches!(self, Scheduler::Muster | Scheduler::MusterBacklog)
     }
 
     /// The `spec.schedulerName` its pods carry.
@@ -139,7 +157,7 @@ impl Scheduler {
         match self {
             Scheduler::KubeScheduler => "default-scheduler",
             Scheduler::KubeSchedulerBacklog => BACKLOG_SCHEDULER,
-            Scheduler::Muster => "muster",
+            Scheduler::Muster | Scheduler::MusterBacklog => "muster",
         }
     }
 }
@@ -147,6 +165,7 @@ impl Scheduler {
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Scenario {
     Single,
+    Pods,
     Gangs,
 }
 
@@ -154,6 +173,7 @@ impl Scenario {
     fn name(self) -> &'static str {
         match self {
             Scenario::Single => "single",
+            Scenario::Pods => "pods",
             Scenario::Gangs => "gangs",
         }
     }
@@ -227,7 +247,12 @@ impl Tracker {
             return;
         };
         let labels = pod.metadata.labels.clone().unwrap_or_default();
-        let Some(gang) = labels.get("batch.kubernetes.io/job-name").cloned() else {
+        // A Job's pods are its gang; a plain pod is a gang of one.
+        let Some(gang) = labels
+            .get("batch.kubernetes.io/job-name")
+            .or(pod.metadata.name.as_ref())
+            .cloned()
+        else {
             return;
         };
         let spec = pod.spec.as_ref();
@@ -779,20 +804,23 @@ fn table(outcomes: &[Outcome]) -> String {
             o.requests.writes_per_pod_line(o.pods)
         );
     }
-    for scenario in [Scenario::Single, Scenario::Gangs] {
+    for scenario in [Scenario::Single, Scenario::Pods, Scenario::Gangs] {
         let find = |s: Scheduler| {
             outcomes
                 .iter()
                 .find(|o| o.scheduler == s && o.scenario == scenario)
         };
-        let Some(m) = find(Scheduler::Muster) else {
-            continue;
-        };
-        for k in [Scheduler::KubeScheduler, Scheduler::KubeSchedulerBacklog] {
-            if let Some(k) = find(k) {
+        let pairs = [
+            (Scheduler::Muster, Scheduler::KubeScheduler),
+            (Scheduler::Muster, Scheduler::KubeSchedulerBacklog),
+            (Scheduler::MusterBacklog, Scheduler::KubeSchedulerBacklog),
+        ];
+        for (m, k) in pairs {
+            if let (Some(m), Some(k)) = (find(m), find(k)) {
                 s += &format!(
-                    "{}: muster / {} = {:.2}x pods/s, {:.2}x end-to-end pods/s\n",
+                    "{}: {} / {} = {:.2}x pods/s, {:.2}x end-to-end pods/s\n",
                     scenario.name(),
+                    m.scheduler.name(),
                     k.scheduler.name(),
                     m.pods_per_s / k.pods_per_s,
                     m.end_to_end_pods_per_s() / k.end_to_end_pods_per_s(),
@@ -869,7 +897,7 @@ async fn delete_nodes(env: &Env) {
 /// select the gang nodes.
 fn bench_job(ns: &str, name: &str, scheduler: Scheduler, scenario: Scenario, size: &Size) -> Job {
     let (pods, cpu, run) = match scenario {
-        Scenario::Single => (1, SINGLE_POD_CPU, "1h"),
+        Scenario::Single | Scenario::Pods => (1, SINGLE_POD_CPU, "1h"),
         Scenario::Gangs => (GANG_SIZE, GANG_POD_CPU, size.gang_run),
     };
     let mut pod_spec = json!({
@@ -880,10 +908,11 @@ fn bench_job(ns: &str, name: &str, scheduler: Scheduler, scenario: Scenario, siz
     if scenario == Scenario::Gangs {
         pod_spec["nodeSelector"] = json!({GANG_NODE: "true"});
     }
-    if scheduler == Scheduler::KubeSchedulerBacklog {
-        pod_spec["schedulerName"] = json!(BACKLOG_SCHEDULER);
+    if scheduler != Scheduler::KubeScheduler {
+        // Without the webhook (the backlog runs), the pods name their scheduler themselves.
+        pod_spec["schedulerName"] = json!(scheduler.pod_scheduler_name());
     }
-    let labels = if scheduler == Scheduler::Muster {
+    let labels = if scheduler.queued() {
         json!({muster_kube::names::QUEUE_LABEL: QUEUE})
     } else {
         json!({})
@@ -898,6 +927,24 @@ fn bench_job(ns: &str, name: &str, scheduler: Scheduler, scenario: Scenario, siz
         }
     }))
     .unwrap()
+}
+
+/// A plain pod (no Job) of the pods scenario for `scheduler`: queued to Muster's LocalQueue
+/// (the webhook names Muster its scheduler), or plain, or for the backlog's kube-scheduler.
+fn bench_pod(ns: &str, name: &str, scheduler: Scheduler) -> Pod {
+    let job = bench_job(ns, name, scheduler, Scenario::Pods, &SMALL);
+    let template = job.spec.unwrap_or_default().template;
+    Pod {
+        metadata: kube::api::ObjectMeta {
+            name: Some(name.to_string()),
+            namespace: Some(ns.to_string()),
+            labels: job.metadata.labels,
+            annotations: template.metadata.and_then(|m| m.annotations),
+            ..Default::default()
+        },
+        spec: template.spec,
+        status: None,
+    }
 }
 
 /// Muster's flavor (every bench node), a ClusterQueue with quota for the whole cluster,
@@ -1041,29 +1088,39 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
     create_namespace(env, &ns, size.timeout).await;
     empty_namespace(env, &ns, size.timeout).await;
     api_quiet(env).await;
-    let queued = scheduler == Scheduler::Muster;
-    let controller = if queued {
-        muster_queues(env, &ns, size).await;
-        let c = Controller::start_logging(
+    let queued = scheduler.queued();
+    let start_controller = || {
+        Controller::start_logging(
             env,
             &format!("bench-{}", scenario.name()),
             free_port(),
             &["--no-leader-election"],
             "info",
-        );
+        )
+    };
+    if queued {
+        muster_queues(env, &ns, size).await;
+    }
+    let mut controller = if scheduler == Scheduler::Muster {
+        let c = start_controller();
         env.serve(&c, &ns).await;
         Some(c)
     } else {
         None
     };
     let (jobs, gang_size) = match scenario {
-        Scenario::Single => (size.single_pods, 1),
+        Scenario::Single | Scenario::Pods => (size.single_pods, 1),
         Scenario::Gangs => (size.gangs, GANG_SIZE),
+    };
+    let kind = if scenario == Scenario::Pods {
+        "pods"
+    } else {
+        "Jobs"
     };
     let pods = jobs * gang_size;
     let (tracker, watch) = watch_pods(env, &ns, gang_size).await;
     say(&format!(
-        "{what}: ready in {:.1} s; creating {jobs} Jobs",
+        "{what}: ready in {:.1} s; creating {jobs} {kind}",
         prepared.elapsed().as_secs_f64()
     ));
 
@@ -1071,13 +1128,25 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
     let cpu_before = cpu_sample(&muster_pid);
     let requests_before = request_counts(env).await;
     let api: Api<Job> = Api::namespaced(env.client.clone(), &ns);
+    let pod_api: Api<Pod> = Api::namespaced(env.client.clone(), &ns);
     let creates = (0..jobs).map(|i| {
         let api = api.clone();
-        let job = bench_job(&ns, &format!("j{i:05}"), scheduler, scenario, size);
+        let pod_api = pod_api.clone();
+        let name = format!("j{i:05}");
+        let ns = ns.clone();
         async move {
-            api.create(&PostParams::default(), &job)
-                .await
-                .unwrap_or_else(|e| panic!("create Job {:?}: {e}", job.metadata.name));
+            let pp = PostParams::default();
+            let created = if scenario == Scenario::Pods {
+                pod_api
+                    .create(&pp, &bench_pod(&ns, &name, scheduler))
+                    .await
+                    .map(drop)
+            } else {
+                api.create(&pp, &bench_job(&ns, &name, scheduler, scenario, size))
+                    .await
+                    .map(drop)
+            };
+            created.unwrap_or_else(|e| panic!("create {kind} {name}: {e}"));
         }
     });
     futures::stream::iter(creates)
@@ -1086,14 +1155,25 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
         .await;
     let jobs_created = tracker.lock().unwrap().now();
     let mut released = 0.0;
-    let backlog = if scheduler == Scheduler::KubeSchedulerBacklog {
+    let on_backlog = matches!(
+        scheduler,
+        Scheduler::KubeSchedulerBacklog | Scheduler::MusterBacklog
+    );
+    if on_backlog {
         wait_for(&format!("all {pods} pods created"), size.timeout, || {
             let n = tracker.lock().unwrap().pods.len();
             async move { (n >= pods).then_some(()) }
         })
         .await;
         released = tracker.lock().unwrap().now();
-        Some(BacklogScheduler::start(env))
+    }
+    let backlog =
+        (scheduler == Scheduler::KubeSchedulerBacklog).then(|| BacklogScheduler::start(env));
+    let late_muster = if scheduler == Scheduler::MusterBacklog {
+        let c = start_controller();
+        let pid = c.pid();
+        controller = Some(c);
+        Some(pid)
     } else {
         None
     };
@@ -1135,6 +1215,7 @@ async fn run(env: &Env, size: &Size, scheduler: Scheduler, scenario: Scenario) -
             .iter()
             .map(|b| ("kube-scheduler-backlog", b.child.id())),
     );
+    others.extend(late_muster.map(|pid| ("muster", pid)));
     let cpu_after = cpu_sample(&others);
     let requests = request_counts(env).await.since(&requests_before);
     watch.abort();
@@ -1239,12 +1320,13 @@ fn muster_and_kube_scheduler_side_by_side() {
             Scheduler::KubeScheduler,
             Scheduler::KubeSchedulerBacklog,
             Scheduler::Muster,
+            Scheduler::MusterBacklog,
         ],
         Scheduler::name,
     );
     let scenarios = chosen(
         "MUSTER_KUBE_BENCH_SCENARIOS",
-        &[Scenario::Single, Scenario::Gangs],
+        &[Scenario::Single, Scenario::Pods, Scenario::Gangs],
         Scenario::name,
     );
     // On a backlog, only how fast pods are placed differs; the gangs' time is set by their
@@ -1254,7 +1336,10 @@ fn muster_and_kube_scheduler_side_by_side() {
         .iter()
         .flat_map(|&sc| schedulers.iter().map(move |&s| (sc, s)))
         .filter(|&(sc, s)| {
-            explicit || sc == Scenario::Single || s != Scheduler::KubeSchedulerBacklog
+            // Muster's backlog runs plain pods only: a Job created without the webhook
+            // would start before Muster could suspend it.
+            (s != Scheduler::MusterBacklog || sc == Scenario::Pods)
+                && (explicit || sc != Scenario::Gangs || s != Scheduler::KubeSchedulerBacklog)
         })
         .collect();
     runtime().block_on(async {
@@ -1322,7 +1407,7 @@ fn muster_and_kube_scheduler_side_by_side() {
         for o in &outcomes {
             let what = format!("{} {}", o.scheduler.name(), o.scenario.name());
             let expected = match o.scenario {
-                Scenario::Single => size.single_pods,
+                Scenario::Single | Scenario::Pods => size.single_pods,
                 Scenario::Gangs => size.gangs * GANG_SIZE,
             };
             assert_eq!(o.pods, expected, "{what}: pods seen");
