@@ -337,11 +337,11 @@ pub async fn run(
             }
         };
         if !certs::inject_ca_bundle(client.clone(), &config.webhook_config, &cert).await? {
-            tracing::warn!(config = %config.webhook_config, "no MutatingWebhookConfiguration of that name: Jobs are not suspended on creation");
+            tracing::warn!(config = %config.webhook_config, "no MutatingWebhookConfiguration of that name: Jobs are not suspended on creation, plain pods not given Muster as their scheduler");
         }
         let tls = http::tls_config(&cert)?;
         let (listener, addr) = http::bind(addr).await?;
-        tracing::info!(%addr, path = webhook::JOB_PATH, "serving the Job webhook");
+        tracing::info!(%addr, jobs = webhook::JOB_PATH, pods = webhook::POD_PATH, "serving the webhooks");
         let scheduler = config.scheduler_name.clone();
         tokio::spawn(http::serve(
             listener,

@@ -202,6 +202,12 @@ pub fn stand_in(objects: &mut Objects) {
             continue;
         }
         let Some(w) = workload_for_pod(p) else {
+            if p.spec.as_ref().is_some_and(|s| s.node_name.is_some()) && !finished(p) {
+                tracing::debug!(
+                    pod = %format!("{}/{}", p.metadata.namespace.as_deref().unwrap_or_default(), p.metadata.name.as_deref().unwrap_or_default()),
+                    "plain pod bound without an admission Muster can read: not counted"
+                );
+            }
             continue;
         };
         let key = (
@@ -266,6 +272,27 @@ mod tests {
             w.metadata.creation_timestamp,
             pod(json!({})).metadata.creation_timestamp
         );
+    }
+
+    #[test]
+    fn a_pod_that_preempted_others_keeps_its_claim_and_other_reasons_are_not_carried() {
+        let waiting = |reason: &str| {
+            pod(
+                json!({"status": {"conditions": [{"type": "PodScheduled", "status": "False",
+                "reason": reason, "message": "waits for 1 victim",
+                "lastTransitionTime": "2026-11-29T10:05:00Z"}]}}),
+            )
+        };
+        let w = workload_for_pod(&waiting(REASON_PREEMPTING)).unwrap();
+        assert_eq!(phase(&w), Phase::Pending);
+        let reserved = conditions::get(&w.status.as_ref().unwrap().conditions, QUOTA_RESERVED)
+            .expect("QuotaReserved");
+        assert_eq!(
+            (reserved.status.as_str(), reserved.reason.as_str()),
+            ("False", REASON_PREEMPTING)
+        );
+        let w = workload_for_pod(&waiting("Pending")).unwrap();
+        assert!(w.status.is_none(), "{:?}", w.status);
     }
 
     #[test]
