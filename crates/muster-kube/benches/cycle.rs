@@ -84,3 +84,34 @@ fn decide(bencher: divan::Bencher, (nodes, jobs): (usize, usize)) {
         plan
     });
 }
+
+/// The cluster of [`objects`] with no Jobs, and `pods` pending plain pods of 100m cpu (the
+/// side-by-side benchmark's `pods` scenario): all of them fit at once.
+fn plain_pods(nodes: usize, pods: usize) -> Objects {
+    let mut o = objects(nodes, 0);
+    o.scheduler_name = Some("muster".into());
+    for p in 0..pods {
+        o.pods.push(arc(json!({
+            "metadata": {"name": format!("pod-{p:06}"), "namespace": "bench",
+                         "uid": format!("uid-{p}"), "resourceVersion": "1",
+                         "creationTimestamp": format!("2027-01-01T00:{:02}:{:02}Z", p / 60 % 60, p % 60),
+                         "labels": {"muster.dev/queue-name": format!("team-{}", p % 8)}},
+            "spec": {"schedulerName": "muster", "containers": [{"name": "c", "image": "x",
+                     "resources": {"requests": {"cpu": "100m"}}}]}
+        })));
+    }
+    o.sort();
+    o
+}
+
+#[divan::bench(args = [(1_000, 1_000), (1_000, 10_000)], sample_count = 5, sample_size = 1)]
+fn decide_plain_pods(bencher: divan::Bencher, (nodes, pods): (usize, usize)) {
+    let o = plain_pods(nodes, pods);
+    let now = Time(jiff::Timestamp::from_second(1_830_000_000).unwrap());
+    bencher.bench(|| {
+        let plan = muster_kube::controller::decide(o.clone(), now.clone(), &Default::default())
+            .expect("a plan");
+        assert_eq!(plan.binds.len(), pods, "every pod fits at once");
+        plan
+    });
+}
