@@ -779,6 +779,18 @@ pub fn plan(
             .is_none_or(|(_, s, _)| !conditions::is_true(&s.conditions, EVICTED))
     });
     plan.workloads = st.into_writes();
+    // One write per pod, as per Workload: should a cycle give a pod two reasons to wait, the
+    // last is written (as a Workload's status keeps the last); written side by side, two
+    // patches of one pod could land in either order.
+    let mut waiting: BTreeMap<(String, String), PodWaiting> = BTreeMap::new();
+    for w in std::mem::take(&mut plan.pods_waiting) {
+        let key = (
+            w.pod.metadata.namespace.clone().unwrap_or_default(),
+            w.pod.metadata.name.clone().unwrap_or_default(),
+        );
+        waiting.insert(key, w);
+    }
+    plan.pods_waiting = waiting.into_values().collect();
     let written: std::collections::BTreeSet<(String, String)> =
         plan.workloads.iter().map(|w| key_of(&w.workload)).collect();
     // A Job change that depends on a status write which is not needed (already recorded)

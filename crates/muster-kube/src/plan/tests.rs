@@ -594,6 +594,16 @@ fn a_plain_pod_is_preempted_by_deleting_it_and_a_finished_one_frees_its_quota() 
     );
     assert_eq!(p.preemptions.len(), 1);
     assert!(p.workloads.is_empty() && p.jobs.is_empty());
+    let waiting: Vec<_> = p
+        .pods_waiting
+        .iter()
+        .map(|w| (w.pod.metadata.name.clone().unwrap(), w.reason))
+        .collect();
+    assert_eq!(
+        waiting,
+        [("urgent".to_string(), REASON_PREEMPTING)],
+        "the preemptor's claim is written, once"
+    );
 
     // The victim finished (or is gone): the preemptor is bound in its place.
     let victim = p.pod_deletes[0].pod.metadata.name.clone().unwrap();
@@ -636,4 +646,18 @@ fn a_plain_pod_for_a_queue_that_does_not_exist_says_so_in_its_condition() {
         p.workloads.is_empty(),
         "a stand-in Workload is never written"
     );
+}
+
+#[test]
+fn a_plain_pod_that_can_never_fit_is_written_once_a_cycle_with_the_reason() {
+    let mut o = binding_cluster("4");
+    o.pods = vec![arc(plain_pod("huge", "6", "low"))];
+    let p = run(&mut o);
+    assert!(p.binds.is_empty());
+    let waiting: Vec<_> = p
+        .pods_waiting
+        .iter()
+        .map(|w| (w.pod.metadata.name.clone().unwrap(), w.reason))
+        .collect();
+    assert_eq!(waiting, [("huge".to_string(), REASON_INADMISSIBLE)]);
 }
