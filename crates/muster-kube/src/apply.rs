@@ -27,6 +27,7 @@ use crate::leader::Leadership;
 use crate::metrics::Metrics;
 use crate::names::CONTROLLER_NAME;
 use crate::plan::{EventSpec, Plan, WorkloadWrite};
+use crate::snapshot::meta_key;
 
 /// An object written, and the resourceVersion it had before (`None`: created), so that the
 /// next cycle can wait until its cache has seen the write.
@@ -72,10 +73,7 @@ fn releases_quota(w: &WorkloadWrite) -> bool {
 }
 
 fn key_of_workload(w: &Workload) -> (String, String) {
-    (
-        w.metadata.namespace.clone().unwrap_or_default(),
-        w.metadata.name.clone().unwrap_or_default(),
-    )
+    meta_key(&w.metadata)
 }
 
 /// Writes plans to the API server.
@@ -87,14 +85,6 @@ pub struct Applier {
     /// after this many have succeeded.
     exit_after_binds: Option<u64>,
     binds_done: Arc<AtomicU64>,
-}
-
-/// A pod's (`namespace`, `name`).
-fn pod_key(p: &Pod) -> (String, String) {
-    (
-        p.metadata.namespace.clone().unwrap_or_default(),
-        p.metadata.name.clone().unwrap_or_default(),
-    )
 }
 
 /// The annotations a bind gives its pod (the API server copies a binding's annotations onto
@@ -198,11 +188,10 @@ impl Applier {
         }
         // A plain pod's bind is its admission: like a Workload's, it waits while a release
         // of quota it may count on is not recorded.
-        let binds: Vec<GangBind> = plan
+        let binds: Vec<&GangBind> = plan
             .binds
             .iter()
             .filter(|g| admissions_may_go || g.pods.iter().all(|p| p.admission.is_none()))
-            .cloned()
             .collect();
         if !binds.is_empty() && self.leadership.is_leader() {
             let (bound, failures) = self.bind_all(&binds, metrics).await;
@@ -220,7 +209,7 @@ impl Applier {
                 if !self.leadership.is_leader() {
                     return None;
                 }
-                let (ns, name) = pod_key(&d.pod);
+                let (ns, name) = meta_key(&d.pod.metadata);
                 let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
                 let params = DeleteParams {
                     preconditions: Some(kube::api::Preconditions {
@@ -262,7 +251,7 @@ impl Applier {
                 if !self.leadership.is_leader() {
                     return None;
                 }
-                let (ns, name) = pod_key(&w.pod);
+                let (ns, name) = meta_key(&w.pod.metadata);
                 let api: Api<Pod> = Api::namespaced(self.client.clone(), &ns);
                 // The uid makes the API server refuse the patch for a pod recreated under
                 // the same name since the plan was made (its uid cannot change).
@@ -300,7 +289,7 @@ impl Applier {
     /// at once; returns the pods bound and the gangs a bind of which failed.
     async fn bind_all(
         &self,
-        gangs: &[GangBind],
+        gangs: &[&GangBind],
         metrics: &Metrics,
     ) -> (Vec<Written>, BTreeMap<(String, String), String>) {
         let permits = Arc::new(tokio::sync::Semaphore::new(

@@ -128,8 +128,7 @@ fn key(namespace: Option<&String>, name: Option<&String>) -> (String, String) {
 
 /// Whether a pod still runs or will: not finished and not being deleted.
 fn is_active(p: &Pod) -> bool {
-    let phase = p.status.as_ref().and_then(|s| s.phase.as_deref());
-    p.metadata.deletion_timestamp.is_none() && !matches!(phase, Some("Succeeded" | "Failed"))
+    p.metadata.deletion_timestamp.is_none() && !crate::plain_pod::finished(p)
 }
 
 fn node_of(p: &Pod) -> Option<&str> {

@@ -69,7 +69,8 @@ pub fn is_plain(pod: &Pod, scheduler: &str) -> bool {
         && pod.spec.as_ref().and_then(|s| s.scheduler_name.as_deref()) == Some(scheduler)
 }
 
-fn finished(pod: &Pod) -> bool {
+/// Whether a pod has run to its end (`Succeeded` or `Failed`).
+pub(crate) fn finished(pod: &Pod) -> bool {
     matches!(
         pod.status.as_ref().and_then(|s| s.phase.as_deref()),
         Some("Succeeded" | "Failed")
@@ -210,10 +211,7 @@ pub fn stand_in(objects: &mut Objects) {
             }
             continue;
         };
-        let key = (
-            w.metadata.namespace.clone().unwrap_or_default(),
-            w.metadata.name.clone().unwrap_or_default(),
-        );
+        let key = crate::snapshot::meta_key(&w.metadata);
         objects.workloads.push(Arc::new(w));
         plain.insert(key, p.clone());
         added = true;

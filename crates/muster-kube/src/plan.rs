@@ -122,10 +122,7 @@ pub struct Plan {
 }
 
 fn key_of(w: &Workload) -> (String, String) {
-    (
-        w.metadata.namespace.clone().unwrap_or_default(),
-        w.metadata.name.clone().unwrap_or_default(),
-    )
+    crate::snapshot::meta_key(&w.metadata)
 }
 
 /// A Workload, the status being built for it, and the Events to go with it.
@@ -784,11 +781,7 @@ pub fn plan(
     // patches of one pod could land in either order.
     let mut waiting: BTreeMap<(String, String), PodWaiting> = BTreeMap::new();
     for w in std::mem::take(&mut plan.pods_waiting) {
-        let key = (
-            w.pod.metadata.namespace.clone().unwrap_or_default(),
-            w.pod.metadata.name.clone().unwrap_or_default(),
-        );
-        waiting.insert(key, w);
+        waiting.insert(crate::snapshot::meta_key(&w.pod.metadata), w);
     }
     plan.pods_waiting = waiting.into_values().collect();
     let written: std::collections::BTreeSet<(String, String)> =

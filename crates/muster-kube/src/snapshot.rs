@@ -58,7 +58,8 @@ pub struct Objects {
     pub plain_pods: BTreeMap<(String, String), Arc<Pod>>,
 }
 
-fn meta_key(m: &ObjectMeta) -> (String, String) {
+/// An object's (`namespace`, `name`), empty where unset.
+pub(crate) fn meta_key(m: &ObjectMeta) -> (String, String) {
     (
         m.namespace.clone().unwrap_or_default(),
         m.name.clone().unwrap_or_default(),

@@ -35,11 +35,6 @@ pub fn review_pod(
     else {
         return response;
     };
-    let named = obj
-        .data
-        .pointer("/spec/schedulerName")
-        .and_then(|v| v.as_str())
-        .unwrap_or_default();
     let bound = obj
         .data
         .pointer("/spec/nodeName")
@@ -48,31 +43,40 @@ pub fn review_pod(
     if !is_queued(&obj.metadata)
         || has_controller(&obj.metadata)
         || bound
-        || !(named.is_empty() || named == DEFAULT_SCHEDULER)
+        || !takes_scheduler(obj, "/spec")
         || !obj.data.pointer("/spec").is_some_and(|v| v.is_object())
     {
         return response;
     }
-    let ops = json!([{"op": "add", "path": "/spec/schedulerName", "value": name}]);
-    match serde_json::from_value::<json_patch::Patch>(ops)
-        .map_err(|e| e.to_string())
-        .and_then(|p| response.clone().with_patch(p).map_err(|e| e.to_string()))
-    {
-        Ok(r) => r,
-        Err(e) => AdmissionResponse::invalid(e),
-    }
+    patched(
+        response,
+        vec![json!({"op": "add", "path": "/spec/schedulerName", "value": name})],
+    )
 }
 
-/// The scheduler a queued Job's pods get when Muster places them: a template that names no
-/// scheduler, or kube-scheduler's default, is Muster's to take; another scheduler named on
-/// purpose (Volcano, a custom one) is left alone.
-fn takes_scheduler(obj: &DynamicObject) -> bool {
+/// Whether the pod spec at `pod_spec` (a JSON pointer: a Job's template, or a pod's own) is
+/// Muster's to take when Muster places the pods: one that names no scheduler, or
+/// kube-scheduler's default; another scheduler named on purpose (Volcano, a custom one) is
+/// left alone.
+fn takes_scheduler(obj: &DynamicObject, pod_spec: &str) -> bool {
     let named = obj
         .data
-        .pointer("/spec/template/spec/schedulerName")
+        .pointer(&format!("{pod_spec}/schedulerName"))
         .and_then(|v| v.as_str())
         .unwrap_or_default();
     named.is_empty() || named == DEFAULT_SCHEDULER
+}
+
+/// `response` with the JSON patch `ops`.
+fn patched(response: AdmissionResponse, ops: Vec<serde_json::Value>) -> AdmissionResponse {
+    let patch: json_patch::Patch = match serde_json::from_value(serde_json::Value::Array(ops)) {
+        Ok(p) => p,
+        Err(e) => return AdmissionResponse::invalid(e.to_string()),
+    };
+    match response.with_patch(patch) {
+        Ok(r) => r,
+        Err(e) => AdmissionResponse::invalid(e.to_string()),
+    }
 }
 
 /// kube-scheduler's name.
@@ -98,7 +102,7 @@ pub fn review(req: &AdmissionRequest<DynamicObject>, scheduler: Option<&str>) ->
         ops.push(json!({"op": "add", "path": "/spec/suspend", "value": true}));
     }
     if let Some(name) = scheduler
-        && takes_scheduler(obj)
+        && takes_scheduler(obj, "/spec/template/spec")
         && obj
             .data
             .pointer("/spec/template/spec")
@@ -109,14 +113,7 @@ pub fn review(req: &AdmissionRequest<DynamicObject>, scheduler: Option<&str>) ->
     if ops.is_empty() {
         return response;
     }
-    let patch: json_patch::Patch = match serde_json::from_value(serde_json::Value::Array(ops)) {
-        Ok(p) => p,
-        Err(e) => return AdmissionResponse::invalid(e.to_string()),
-    };
-    match response.with_patch(patch) {
-        Ok(r) => r,
-        Err(e) => AdmissionResponse::invalid(e.to_string()),
-    }
+    patched(response, ops)
 }
 
 /// Handles an HTTP request to the webhook server (`scheduler`: see [`review`]).

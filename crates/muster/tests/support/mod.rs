@@ -258,27 +258,24 @@ impl Env {
     /// Registers the Job and Pod webhooks at `https://127.0.0.1:<port>` (the controller fills
     /// in the CA bundle).
     pub async fn register_webhook(&self, port: u16, failure_policy: &str) {
+        let webhook = |name: &str, path: &str, group: &str, resource: &str| {
+            json!({
+                "name": name,
+                "admissionReviewVersions": ["v1"],
+                "sideEffects": "None",
+                "failurePolicy": failure_policy,
+                "timeoutSeconds": 5,
+                "clientConfig": {"url": format!("https://127.0.0.1:{port}{path}")},
+                "objectSelector": {"matchExpressions": [{"key": muster_kube::names::QUEUE_LABEL, "operator": "Exists"}]},
+                "rules": [{"apiGroups": [group], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": [resource]}]
+            })
+        };
         let config: MutatingWebhookConfiguration = serde_json::from_value(json!({
             "metadata": {"name": "muster-webhook"},
-            "webhooks": [{
-                "name": "jobs.muster.dev",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": failure_policy,
-                "timeoutSeconds": 5,
-                "clientConfig": {"url": format!("https://127.0.0.1:{port}{}", muster_kube::webhook::JOB_PATH)},
-                "objectSelector": {"matchExpressions": [{"key": muster_kube::names::QUEUE_LABEL, "operator": "Exists"}]},
-                "rules": [{"apiGroups": ["batch"], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["jobs"]}]
-            }, {
-                "name": "pods.muster.dev",
-                "admissionReviewVersions": ["v1"],
-                "sideEffects": "None",
-                "failurePolicy": failure_policy,
-                "timeoutSeconds": 5,
-                "clientConfig": {"url": format!("https://127.0.0.1:{port}{}", muster_kube::webhook::POD_PATH)},
-                "objectSelector": {"matchExpressions": [{"key": muster_kube::names::QUEUE_LABEL, "operator": "Exists"}]},
-                "rules": [{"apiGroups": [""], "apiVersions": ["v1"], "operations": ["CREATE"], "resources": ["pods"]}]
-            }]
+            "webhooks": [
+                webhook("jobs.muster.dev", muster_kube::webhook::JOB_PATH, "batch", "jobs"),
+                webhook("pods.muster.dev", muster_kube::webhook::POD_PATH, "", "pods"),
+            ]
         }))
         .unwrap();
         apply(&Api::all(self.client.clone()), &config).await;
